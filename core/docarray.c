@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -66,6 +67,7 @@ struct arfs_docarray {
 	pthread_mutex_t commit;
 	pthread_rwlock_t lock;
 	atomic_uint_least64_t gen;
+	int lockfd; /* holds flock(LOCK_EX) on the directory while writable */
 	/*
 	 * Everything from dirfd on is the state loaded from the files; reload
 	 * and compact build a fresh state and swap it in (state_swap()).
@@ -828,6 +830,32 @@ static void state_swap(struct arfs_docarray *da, struct arfs_docarray *fresh)
 	memcpy((char *)fresh + STATE_OFF, tmp, sizeof(tmp));
 }
 
+/*
+ * One writer per array: a writable open holds flock(LOCK_EX) on the array
+ * directory (kept apart from the reloadable state, whose descriptors are
+ * reopened). Read-only opens take no lock.
+ */
+static int lock_dir(const char *dir, bool ro, int *lockfd)
+{
+	int fd;
+
+	if (ro)
+		return 0;
+	fd = arfs_io_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (rc == -EBUSY)
+			arfs_log(ARFS_LOG_ERR, "%s: the array is open for writing "
+				 "by another process (arrayfs or arrayctl)", dir);
+		arfs_io_close(fd);
+		return rc;
+	}
+	*lockfd = fd;
+	return 0;
+}
+
 int arfs_docarray_open(const char *dir, const struct arfs_docarray_opts *opts,
 		       struct arfs_docarray **out)
 {
@@ -836,13 +864,17 @@ int arfs_docarray_open(const char *dir, const struct arfs_docarray_opts *opts,
 
 	if (!da)
 		return -ENOMEM;
-	rc = state_load(da, dir, opts && opts->read_only,
-			opts ? opts->key_length : 0);
+	da->lockfd = -1;
+	rc = lock_dir(dir, opts && opts->read_only, &da->lockfd);
+	if (!rc)
+		rc = state_load(da, dir, opts && opts->read_only,
+				opts ? opts->key_length : 0);
 	da->dir = strdup(dir);
 	if (!rc && !da->dir)
 		rc = -ENOMEM;
 	if (rc) {
 		state_release(da);
+		arfs_io_close(da->lockfd);
 		free(da->dir);
 		free(da);
 		return rc;
@@ -896,6 +928,7 @@ void arfs_docarray_close(struct arfs_docarray *da)
 	if (!da)
 		return;
 	state_release(da);
+	arfs_io_close(da->lockfd);
 	pthread_rwlock_destroy(&da->lock);
 	pthread_mutex_destroy(&da->commit);
 	free(da->dir);

@@ -1,0 +1,333 @@
+/*
+ * store.c - discovering arrays under STORE and the single-writer lock.
+ * See store.h.
+ */
+#include "store.h"
+#include "docarray.h"
+#include "io.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ARRAY_NUMBER_BITS 22
+
+struct arfs_store {
+	char *path;
+	int dirfd;
+	bool ro, single;
+	unsigned key_length;
+	pthread_mutex_t lock; /* protects arrays, n, cap */
+	struct arfs_store_array **arrays;
+	size_t n, cap;
+};
+
+static uint32_t name_number(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	while (*name)
+		h = (h ^ (unsigned char)*name++) * 16777619u;
+	h &= (1u << ARRAY_NUMBER_BITS) - 1;
+	return h ? h : 1;
+}
+
+static bool number_used(struct arfs_store *st, uint32_t num)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->arrays[i]->number == num)
+			return true;
+	return false;
+}
+
+/* Insert keeping name order. Caller holds st->lock. */
+static int add_array(struct arfs_store *st, const char *name,
+		     struct arfs_docarray *da, struct arfs_store_array **out)
+{
+	struct arfs_store_array *a = calloc(1, sizeof(*a)), **v;
+	size_t i;
+
+	if (!a || !(a->name = strdup(name))) {
+		free(a);
+		return -ENOMEM;
+	}
+	if (st->n == st->cap) {
+		v = realloc(st->arrays, (st->cap ? st->cap * 2 : 8) * sizeof(*v));
+		if (!v) {
+			free(a->name);
+			free(a);
+			return -ENOMEM;
+		}
+		st->arrays = v;
+		st->cap = st->cap ? st->cap * 2 : 8;
+	}
+	a->da = da;
+	a->number = name_number(name);
+	while (number_used(st, a->number))
+		a->number = (a->number + 1) & ((1u << ARRAY_NUMBER_BITS) - 1) ?: 1;
+	for (i = st->n; i > 0 && strcmp(st->arrays[i - 1]->name, name) > 0; i--)
+		st->arrays[i] = st->arrays[i - 1];
+	st->arrays[i] = a;
+	st->n++;
+	if (out)
+		*out = a;
+	return 0;
+}
+
+static int open_array(struct arfs_store *st, const char *name,
+		      struct arfs_docarray **da)
+{
+	struct arfs_docarray_opts o = { .key_length = st->key_length,
+					.read_only = st->ro };
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s%s", st->path, *name ? "/" : "", name);
+	return arfs_docarray_open(path, &o, da);
+}
+
+static int scan_entry(struct arfs_store *st, const char *name)
+{
+	struct arfs_docarray *da;
+	char path[PATH_MAX];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", st->path, name);
+	if (!arfs_docarray_is_array(path)) {
+		arfs_log(ARFS_LOG_WARNING, "%s: not a document array (no "
+			 "header.bin and body.bin); skipped", path);
+		return 0;
+	}
+	rc = open_array(st, name, &da);
+	if (rc) {
+		arfs_log(ARFS_LOG_WARNING, "%s: cannot open (%s); skipped", path,
+			 strerror(-rc));
+		return 0;
+	}
+	rc = add_array(st, name, da, NULL);
+	if (rc)
+		arfs_docarray_close(da);
+	return rc;
+}
+
+static int scan(struct arfs_store *st)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (st->single) {
+		struct arfs_docarray *da;
+		rc = open_array(st, "", &da);
+		if (!rc && (rc = add_array(st, "", da, NULL)))
+			arfs_docarray_close(da);
+		return rc;
+	}
+	fd = openat(st->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (!rc && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			rc = scan_entry(st, de->d_name);
+	closedir(d);
+	return rc;
+}
+
+static int take_lock(struct arfs_store *st)
+{
+	if (st->ro || st->single)
+		return 0; /* a single array is locked by the array itself */
+	if (flock(st->dirfd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		arfs_log(ARFS_LOG_ERR, "%s: the store is already open for "
+			 "writing by another arrayfs or arrayctl; mount it "
+			 "read-only with -o ro", st->path);
+		return -EBUSY;
+	}
+	return -errno;
+}
+
+int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
+		    struct arfs_store **out)
+{
+	struct arfs_store *st = calloc(1, sizeof(*st));
+	int rc;
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	st->ro = opts && opts->read_only;
+	st->key_length = opts ? opts->key_length : 0;
+	st->path = realpath(path, NULL);
+	if (!st->path) {
+		rc = -errno;
+		goto out_free;
+	}
+	st->dirfd = arfs_io_open(st->path, O_RDONLY | O_DIRECTORY, 0);
+	if (st->dirfd < 0) {
+		rc = st->dirfd;
+		goto out_free;
+	}
+	st->single = arfs_docarray_is_array(st->path);
+	rc = take_lock(st);
+	if (!rc)
+		rc = scan(st);
+	if (rc)
+		goto out_free;
+	*out = st;
+	return 0;
+out_free:
+	arfs_store_close(st);
+	return rc;
+}
+
+void arfs_store_close(struct arfs_store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++) {
+		arfs_docarray_close(st->arrays[i]->da);
+		free(st->arrays[i]->name);
+		free(st->arrays[i]);
+	}
+	free(st->arrays);
+	if (st->dirfd > 0)
+		arfs_io_close(st->dirfd);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+bool arfs_store_is_single(const struct arfs_store *st)
+{
+	return st->single;
+}
+
+bool arfs_store_read_only(const struct arfs_store *st)
+{
+	return st->ro;
+}
+
+const char *arfs_store_path(const struct arfs_store *st)
+{
+	return st->path;
+}
+
+struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i)
+{
+	struct arfs_store_array *a = NULL;
+	size_t k, live = 0;
+
+	pthread_mutex_lock(&st->lock);
+	for (k = 0; k < st->n && !a; k++)
+		if (!st->arrays[k]->removed && live++ == i)
+			a = st->arrays[k];
+	pthread_mutex_unlock(&st->lock);
+	return a;
+}
+
+static struct arfs_store_array *find_locked(struct arfs_store *st,
+					    const char *name)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (!st->arrays[i]->removed && !strcmp(st->arrays[i]->name, name))
+			return st->arrays[i];
+	return NULL;
+}
+
+struct arfs_store_array *arfs_store_find(struct arfs_store *st,
+					 const char *name)
+{
+	struct arfs_store_array *a;
+
+	pthread_mutex_lock(&st->lock);
+	a = find_locked(st, name);
+	pthread_mutex_unlock(&st->lock);
+	return a;
+}
+
+static bool bad_array_name(const char *name)
+{
+	return !*name || name[0] == '.' || strchr(name, '/');
+}
+
+int arfs_store_mkarray(struct arfs_store *st, const char *name,
+		       struct arfs_store_array **out)
+{
+	struct arfs_docarray_opts o = { .key_length = st->key_length };
+	struct arfs_docarray *da;
+	char path[PATH_MAX];
+	int rc;
+
+	if (st->ro)
+		return -EROFS;
+	if (st->single || bad_array_name(name))
+		return -EPERM;
+	pthread_mutex_lock(&st->lock);
+	rc = find_locked(st, name) ? -EEXIST : 0;
+	snprintf(path, sizeof(path), "%s/%s", st->path, name);
+	if (!rc && mkdirat(st->dirfd, name, 0755))
+		rc = -errno;
+	if (!rc)
+		rc = arfs_docarray_create(path, &o, &da);
+	if (!rc && (rc = add_array(st, name, da, out)))
+		arfs_docarray_close(da);
+	if (!rc)
+		rc = arfs_io_fsync_dir(st->dirfd);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* Remove the files of an empty array directory, then the directory. */
+static int remove_array_dir(struct arfs_store *st, const char *name)
+{
+	static const char *const files[] = { "header.bin", "body.bin",
+					     ARFS_SIDECAR_NAME };
+	int dfd = openat(st->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (dfd < 0)
+		return -errno;
+	for (size_t i = 0; i < 3 && !rc; i++) {
+		rc = arfs_io_unlinkat(dfd, files[i], 0);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	close(dfd);
+	if (!rc)
+		rc = arfs_io_unlinkat(st->dirfd, name, AT_REMOVEDIR);
+	return rc;
+}
+
+int arfs_store_rmarray(struct arfs_store *st, const char *name)
+{
+	struct arfs_store_array *a;
+	int rc;
+
+	if (st->ro)
+		return -EROFS;
+	pthread_mutex_lock(&st->lock);
+	a = find_locked(st, name);
+	if (!a)
+		rc = -ENOENT;
+	else if (arfs_docarray_count(a->da) > 0)
+		rc = -ENOTEMPTY;
+	else
+		rc = remove_array_dir(st, name);
+	if (!rc)
+		a->removed = true;
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * store.h - a STORE directory: the document arrays it holds and the lock
+ * that keeps to one writer per store.
+ *
+ * A store is either one array (STORE/header.bin + body.bin exist: the
+ * store's documents are that array's) or a directory whose sub-directories
+ * are arrays. Other entries are reported at open and skipped; hidden
+ * entries (starting with '.') are ignored silently.
+ *
+ * Locking: a read-write store holds flock(LOCK_EX) on the STORE directory
+ * for its whole life; a second read-write open fails with -EBUSY and a
+ * message. Read-only opens take no lock and coexist with one writer.
+ *
+ * Arrays are numbered for stable inode numbers (docs/FORMAT.md, "Inode
+ * numbers"): number = a 22-bit hash of the name, probed upward on collision
+ * in name order, never 0.
+ *
+ * Thread safety: the array list is protected by an internal mutex; the
+ * returned struct arfs_store_array pointers live until arfs_store_close()
+ * (removed arrays are kept, marked `removed`, until then).
+ */
+#ifndef ARFS_STORE_H
+#define ARFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arfs_docarray;
+
+struct arfs_store_opts {
+	bool read_only;
+	unsigned key_length; /* 0: per array default */
+};
+
+struct arfs_store_array {
+	char *name;              /* "" for a single-array store */
+	struct arfs_docarray *da;
+	uint32_t number;         /* 1..2^22-1 */
+	bool removed;
+};
+
+struct arfs_store;
+
+/* Open STORE; -EBUSY when another writer holds it, -ENOTDIR, ... */
+int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
+		    struct arfs_store **out);
+void arfs_store_close(struct arfs_store *st);
+
+bool arfs_store_is_single(const struct arfs_store *st);
+bool arfs_store_read_only(const struct arfs_store *st);
+const char *arfs_store_path(const struct arfs_store *st);
+
+/* Arrays in name order; index i < count. NULL past the end. */
+struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i);
+/* The array named name, or NULL. */
+struct arfs_store_array *arfs_store_find(struct arfs_store *st,
+					 const char *name);
+/* Create an empty array STORE/name: -EEXIST, -EPERM in a single store. */
+int arfs_store_mkarray(struct arfs_store *st, const char *name,
+		       struct arfs_store_array **out);
+/* Remove an empty array: -ENOTEMPTY when it has documents. */
+int arfs_store_rmarray(struct arfs_store *st, const char *name);
+#endif
