@@ -1,0 +1,109 @@
+/*
+ * fs.h - shared by the arrayfs daemon's files (fs/main.c, fs/inode.c,
+ * fs/ll_*.c). Not a library interface.
+ *
+ * Inode numbers. Two numbers name a file here:
+ *  - fuse_ino_t (the kernel's node id) is the address of its struct
+ *    arfs_node, except FUSE_ROOT_ID for the root. It lives from the first
+ *    lookup until the kernel forgets it (nlookup reaches 0).
+ *  - st_ino (what stat shows) is stable across remounts:
+ *      root                1
+ *      array folder        number << 42          (number: store.h, 22 bits)
+ *      document            number << 42 | docno  (docno < 2^42, docarray.h)
+ *    docno ranges: 1.. allocated and kept in the sidecar; 2^40 + row for
+ *    rows without a sidecar record; 2^41 + n for documents whose names do
+ *    not fit a header row yet ("pending", see below).
+ *
+ * Pending documents. rsync and editors write to a temporary name and
+ * rename it into place; with key_length 36 and 32-character ids that
+ * temporary name does not fit a header row. Such a file is kept by the
+ * daemon only (its bytes in a pinned buffer-pool buffer) until it is
+ * renamed to a name that fits, which commits it, or unlinked. It is lost if
+ * the daemon stops first, as it was never committed to the array.
+ */
+#ifndef ARFS_FS_H
+#define ARFS_FS_H
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bufpool.h"
+#include "docarray.h"
+#include "store.h"
+
+#define ARFS_INO_SHIFT 42
+#define ARFS_PENDING_DOCNO_BASE (UINT64_C(1) << 41)
+
+enum arfs_node_kind {
+	ARFS_NODE_ROOT,
+	ARFS_NODE_ARRAY,
+	ARFS_NODE_DOC,
+};
+
+struct arfs_node {
+	enum arfs_node_kind kind;
+	struct arfs_store_array *arr; /* ARRAY, DOC; ROOT of a single store */
+	uint64_t docno;               /* DOC */
+	struct arfs_node *hnext;      /* table chain, under table lock */
+	uint64_t nlookup;             /* under table lock */
+
+	pthread_mutex_t lock;         /* protects everything below */
+	char *name;                   /* DOC: current name */
+	unsigned writers;             /* open handles that may write */
+	unsigned opens;               /* all open handles */
+	struct arfs_buf *wbuf;        /* pinned while writers or pending */
+	struct arfs_bufkey wkey;      /* wbuf's key */
+	bool pending, unlinked, fsync_next;
+	struct arfs_docattr pattr;    /* attributes of a pending document */
+	uint64_t version, seen;       /* content version; version at last open */
+};
+
+struct arfs_fs {
+	struct arfs_store *store;
+	struct arfs_bufpool *pool;
+	struct fuse_session *se;
+	bool ro;
+	double timeout;               /* entry and attr cache, seconds */
+	struct arfs_node root;
+};
+
+extern struct arfs_fs arfs_fs;
+
+/* fs/inode.c */
+void arfs_inode_init(void);
+void arfs_inode_shutdown(void);
+struct arfs_node *arfs_inode_get(fuse_ino_t ino);
+fuse_ino_t arfs_inode_id(struct arfs_node *n);
+/* Find or create the node for (arr, docno, kind); adds one lookup. */
+struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
+				 struct arfs_store_array *arr, uint64_t docno,
+				 const char *name);
+/* Find without adding a lookup (NULL if unknown). */
+struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
+				  uint64_t docno);
+/* Forget n lookups; frees the node when nothing refers to it. */
+void arfs_inode_forget(struct arfs_node *node, uint64_t n);
+/* Re-key a node whose docno changed (a pending document committed). */
+void arfs_inode_rekey(struct arfs_node *node, uint64_t docno);
+/* Mark or unmark a pending document (kept alive while pending). */
+int arfs_inode_set_pending(struct arfs_node *node, bool pending);
+/* The pending document arr/name with one lookup added, or NULL. */
+struct arfs_node *arfs_inode_pending(struct arfs_store_array *arr,
+				     const char *name);
+/* Call fn for each pending document of arr, under the table lock. */
+void arfs_inode_pending_each(struct arfs_store_array *arr,
+			     void (*fn)(void *ctx, struct arfs_node *n),
+			     void *ctx);
+uint64_t arfs_inode_next_pending_docno(void);
+/* Hold / drop a use of the node beyond the kernel's lookups. */
+void arfs_inode_hold(struct arfs_node *node);
+void arfs_inode_unhold(struct arfs_node *node);
+uint64_t arfs_node_st_ino(const struct arfs_node *n);
+
+/* fs/ll_ops.c */
+extern const struct fuse_lowlevel_ops arfs_ll_ops;
+
+#endif

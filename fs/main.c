@@ -1,0 +1,225 @@
+/*
+ * main.c - the arrayfs daemon: parse options, open the store, mount, loop.
+ *
+ *   arrayfs [options] STORE MOUNTPOINT
+ *
+ * Runs in the background by default (logging to syslog), in the foreground
+ * with -f (logging to stderr). See docs/arrayfs.1.
+ */
+#include "fs.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+struct options {
+	char *store;
+	char *pool;
+	unsigned key_length;
+	int ro;
+	int show_help, show_version;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("pool=%s", pool),
+	OPT("key_length=%u", key_length),
+	OPT("ro", ro),
+	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
+	OPT("-h", show_help),
+	OPT("--help", show_help),
+	OPT("-V", show_version),
+	OPT("--version", show_version),
+	FUSE_OPT_END
+};
+
+static const char usage_text[] =
+	"usage: arrayfs [options] STORE MOUNTPOINT\n"
+	"\n"
+	"Mounts the document arrays in STORE (DocArray memmap layout) as\n"
+	"folders of per-document files. Unmount with fusermount3 -u MOUNTPOINT.\n"
+	"\n"
+	"arrayfs options:\n"
+	"    -o ro                  read-only; follows a writer's commits\n"
+	"    -o pool=SIZE           buffer pool size (K, M, G suffixes; default 256M)\n"
+	"    -o key_length=N        id length of arrays without a sidecar (default 36)\n"
+	"    -f                     foreground, log to stderr\n"
+	"    -d                     debug (implies -f)\n"
+	"    -s                     single-threaded\n"
+	"    -o allow_other         let other users in (needs user_allow_other)\n"
+	"    -h, --help             this text\n"
+	"    -V, --version          print the version\n"
+	"\n";
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	if (key == FUSE_OPT_KEY_NONOPT && !o->store) {
+		o->store = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (end == s || *end)
+		return -EINVAL;
+	*out = (size_t)v;
+	return 0;
+}
+
+static void syslog_sink(enum arfs_log_level level, const char *msg)
+{
+	syslog((int)level, "%s", msg);
+}
+
+static int open_pool(const char *spec, const char *staging)
+{
+	struct arfs_bufpool_opts po = {
+		.max_bytes = 256u << 20,
+		.max_entries = 65536,
+		.staging_dir = staging,
+	};
+
+	if (spec && parse_size(spec, &po.max_bytes)) {
+		fprintf(stderr, "arrayfs: pool=%s: expected a size like 256M\n",
+			spec);
+		return -EINVAL;
+	}
+	/* One document may use a sixteenth of the pool before it spills. */
+	po.spill_threshold = po.max_bytes / 16;
+	if (po.spill_threshold < (64u << 10))
+		po.spill_threshold = 64u << 10;
+	return arfs_bufpool_new(&po, &arfs_fs.pool);
+}
+
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
+	       const char *mountpoint)
+{
+	struct fuse_loop_config *lc;
+	int rc = 1;
+
+	arfs_fs.se = fuse_session_new(args, &arfs_ll_ops, sizeof(arfs_ll_ops),
+				      NULL);
+	if (!arfs_fs.se)
+		return 1;
+	if (fuse_set_signal_handlers(arfs_fs.se))
+		goto out_destroy;
+	if (fuse_session_mount(arfs_fs.se, mountpoint))
+		goto out_signals;
+	if (!co->foreground) {
+		openlog("arrayfs", LOG_PID, LOG_DAEMON);
+		arfs_log_set_sink(syslog_sink);
+	}
+	fuse_daemonize(co->foreground);
+	if (co->singlethread) {
+		rc = fuse_session_loop(arfs_fs.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, co->clone_fd);
+		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
+		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+		rc = fuse_session_loop_mt(arfs_fs.se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	fuse_session_unmount(arfs_fs.se);
+out_signals:
+	fuse_remove_signal_handlers(arfs_fs.se);
+out_destroy:
+	fuse_session_destroy(arfs_fs.se);
+	return rc ? 1 : 0;
+}
+
+/* Write back whatever is still dirty and close everything. */
+static int shutdown_store(void)
+{
+	int rc = arfs_bufpool_flush(arfs_fs.pool);
+
+	if (rc)
+		arfs_log(ARFS_LOG_ERR, "write-back at unmount failed: %s",
+			 strerror(-rc));
+	arfs_inode_shutdown();
+	arfs_store_close(arfs_fs.store);
+	arfs_bufpool_free(arfs_fs.pool);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co;
+	struct arfs_store_opts so;
+	struct options o = { 0 };
+	int rc = 1;
+
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc))
+		return 1;
+	if (o.show_version) {
+		printf("arrayfs %s (FUSE %s)\n", ARFS_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (o.show_help) {
+		fputs(usage_text, stdout);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		return 0;
+	}
+	if (fuse_parse_cmdline(&args, &co))
+		goto out_args;
+	if (!o.store || !co.mountpoint) {
+		fputs(usage_text, stderr);
+		goto out_opts;
+	}
+	if (co.debug)
+		arfs_log_set_level(ARFS_LOG_DEBUG);
+	/* Permission checks by the kernel, against the stored mode/uid/gid. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-ofsname=arrayfs");
+	fuse_opt_add_arg(&args, "-osubtype=arrayfs");
+	so.read_only = o.ro;
+	so.key_length = o.key_length;
+	arfs_fs.ro = o.ro;
+	arfs_fs.timeout = o.ro ? 1.0 : 60.0;
+	arfs_inode_init();
+	rc = arfs_store_open(o.store, &so, &arfs_fs.store);
+	if (rc) {
+		fprintf(stderr, "arrayfs: %s: cannot open the store: %s\n",
+			o.store, strerror(-rc));
+		rc = 1;
+		goto out_opts;
+	}
+	rc = open_pool(o.pool, arfs_store_path(arfs_fs.store));
+	if (rc) {
+		arfs_store_close(arfs_fs.store);
+		rc = 1;
+		goto out_opts;
+	}
+	rc = run(&args, &co, co.mountpoint);
+	if (shutdown_store())
+		rc = 1;
+out_opts:
+	free(co.mountpoint);
+out_args:
+	free(o.store);
+	free(o.pool);
+	fuse_opt_free_args(&args);
+	return rc;
+}
