@@ -1,0 +1,685 @@
+/*
+ * group.c - read a segment group's index files. See group.h and
+ * docs/FORMAT.md ("Segment groups").
+ *
+ * Two entry points on disk:
+ *  - a saved SFrame directory: dir_archive.ini, <prefix>.frame_idx (INI:
+ *    [sframe], [column_names], [column_files] "file.sidx:N") and the
+ *    .sidx files it names;
+ *  - a bare array group: one <prefix>.sidx (JSON), columns named
+ *    "0", "1", ....
+ *
+ * Everything is validated here, before any segment is touched: version 2,
+ * segment counts, segment file names that stay inside the directory and
+ * exist, row counts that parse as decimal integers, column references in
+ * range. The JSON is parsed by jansson from bytes read through the io
+ * table (core/io.h), so tests can fail those reads.
+ */
+#include "group.h"
+
+#include "io.h"
+#include "segment.h"
+#include "typed.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INDEX_MAX_BYTES	(64u << 20)
+
+static int bad(const char *file, const char *fmt, const char *detail)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, detail ? detail : "");
+	arfs_log(ARFS_LOG_ERR, "%s: %s", file, msg);
+	return -EUCLEAN;
+}
+
+bool arfs_group_safe_name(const char *name)
+{
+	return name && *name && name[0] != '/' && !strchr(name, '/') &&
+	       !strstr(name, "..");
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* Read a whole small file through the io table; NUL-terminated. */
+static int read_small(const char *path, char **out, size_t *len)
+{
+	int fd = arfs_io_open(path, O_RDONLY, 0);
+	off_t size;
+	ssize_t n;
+	char *buf;
+
+	if (fd < 0)
+		return fd;
+	size = arfs_io_size(fd);
+	if (size < 0 || size > INDEX_MAX_BYTES) {
+		arfs_io_close(fd);
+		return size < 0 ? (int)size : -EFBIG;
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf) {
+		arfs_io_close(fd);
+		return -ENOMEM;
+	}
+	n = arfs_io_pread_all(fd, buf, (size_t)size, 0);
+	arfs_io_close(fd);
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* A JSON integer, or a string holding only decimal digits. */
+static bool json_u64(const json_t *j, uint64_t *out)
+{
+	const char *s;
+	char *end;
+
+	if (json_is_integer(j) && json_integer_value(j) >= 0) {
+		*out = (uint64_t)json_integer_value(j);
+		return true;
+	}
+	if (!json_is_string(j))
+		return false;
+	s = json_string_value(j);
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return !*end && !errno;
+}
+
+/* Index "0000"-style key, < n. */
+static bool key_index(const char *key, uint64_t n, uint64_t *out)
+{
+	char *end;
+
+	if (*key < '0' || *key > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(key, &end, 10);
+	return !*end && !errno && *out < n;
+}
+
+/*
+ * Fill out[0..n) from an object {"0000": v, ...} or an array [v, ...],
+ * via get(value, slot). Every slot must be filled exactly once.
+ */
+static int per_segment(const char *file, const json_t *j, uint64_t n,
+		       const char *what,
+		       bool (*get)(const json_t *v, void *slot, size_t i),
+		       void *slots)
+{
+	const char *key;
+	json_t *v;
+	uint64_t i, seen = 0;
+	size_t k;
+
+	if (json_is_array(j)) {
+		if (json_array_size(j) != n)
+			return bad(file, "%s: wrong number of entries", what);
+		json_array_foreach(j, k, v)
+			if (!get(v, slots, k))
+				return bad(file, "%s: bad entry", what);
+		return 0;
+	}
+	if (!json_is_object(j) || json_object_size(j) != n)
+		return bad(file, "%s: missing, or wrong number of entries",
+			   what);
+	json_object_foreach((json_t *)j, key, v) {
+		if (!key_index(key, n, &i) || !get(v, slots, i))
+			return bad(file, "%s: bad entry", what);
+		seen++;
+	}
+	return seen == n ? 0 : bad(file, "%s: entries missing", what);
+}
+
+static bool get_rows(const json_t *v, void *slots, size_t i)
+{
+	return json_u64(v, &((uint64_t *)slots)[i]);
+}
+
+static bool get_name(const json_t *v, void *slots, size_t i)
+{
+	char **names = slots;
+
+	if (!json_is_string(v) || names[i])
+		return false;
+	names[i] = strdup(json_string_value(v));
+	return names[i] != NULL;
+}
+
+static int check_seg_files(const char *dir, struct arfs_sidx *sx)
+{
+	struct stat st;
+	char *p;
+	int rc;
+
+	for (uint64_t s = 0; s < sx->nsegs; s++) {
+		if (!arfs_group_safe_name(sx->seg_files[s]))
+			return bad(sx->file, "segment file '%s' is not a plain "
+				   "name in the group's directory (absolute, "
+				   "'/' or '..')", sx->seg_files[s]);
+		p = path_join(dir, sx->seg_files[s]);
+		if (!p)
+			return -ENOMEM;
+		rc = stat(p, &st);
+		free(p);
+		if (rc || !S_ISREG(st.st_mode))
+			return bad(sx->file, "segment file '%s' is missing",
+				   sx->seg_files[s]);
+	}
+	return 0;
+}
+
+static int parse_column(struct arfs_sidx *sx, uint64_t c, const json_t *col)
+{
+	const json_t *t = json_object_get(json_object_get(col, "metadata"),
+					  "__type__");
+	char what[64];
+	uint64_t type;
+
+	snprintf(what, sizeof(what), "column %" PRIu64, c);
+	if (!json_is_object(col) || !json_u64(t, &type) ||
+	    type >= ARFS_FT_COUNT)
+		return bad(sx->file, "%s: missing or unknown metadata.__type__",
+			   what);
+	sx->types[c] = (uint8_t)type;
+	sx->seg_rows[c] = calloc(sx->nsegs + 1, sizeof(uint64_t));
+	if (!sx->seg_rows[c])
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "column %" PRIu64 " segment_sizes", c);
+	return per_segment(sx->file, json_object_get(col, "segment_sizes"),
+			   sx->nsegs, what, get_rows, sx->seg_rows[c]);
+}
+
+static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
+{
+	const json_t *sa = json_object_get(root, "sarray");
+	const json_t *cols = json_object_get(root, "columns");
+	uint64_t ver, c;
+	int rc;
+
+	if (!json_is_object(sa) || !json_u64(json_object_get(sa, "version"),
+					     &ver))
+		return bad(sx->file, "no sarray.version%s", NULL);
+	if (ver != 2)
+		return bad(sx->file, "sarray.version is not 2%s", NULL);
+	if (!json_u64(json_object_get(sa, "num_segments"), &sx->nsegs) ||
+	    sx->nsegs > 1u << 20)
+		return bad(sx->file, "bad sarray.num_segments%s", NULL);
+	if (!json_is_array(cols))
+		return bad(sx->file, "no columns array%s", NULL);
+	sx->ncols = json_array_size(cols);
+	sx->seg_files = calloc(sx->nsegs + 1, sizeof(char *));
+	sx->types = calloc(sx->ncols + 1, 1);
+	sx->seg_rows = calloc(sx->ncols + 1, sizeof(uint64_t *));
+	if (!sx->seg_files || !sx->types || !sx->seg_rows)
+		return -ENOMEM;
+	rc = per_segment(sx->file, json_object_get(root, "segment_files"),
+			 sx->nsegs, "segment_files", get_name, sx->seg_files);
+	for (c = 0; !rc && c < sx->ncols; c++)
+		rc = parse_column(sx, c, json_array_get(cols, c));
+	return rc;
+}
+
+static int load_sidx(const char *dir, const char *file, struct arfs_sidx *sx)
+{
+	json_error_t jerr;
+	char *path, *text = NULL, pos[256];
+	json_t *root;
+	size_t len;
+	int rc;
+
+	sx->file = strdup(file);
+	path = path_join(dir, file);
+	if (!sx->file || !path) {
+		free(path);
+		return -ENOMEM;
+	}
+	rc = read_small(path, &text, &len);
+	free(path);
+	if (rc) {
+		arfs_log(ARFS_LOG_ERR, "%s: cannot read: %s", file,
+			 strerror(-rc));
+		return rc == -ENOENT ? -EUCLEAN : rc;
+	}
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!root) {
+		snprintf(pos, sizeof(pos), "offset %d (line %d): %s",
+			 jerr.position, jerr.line, jerr.text);
+		return bad(file, "not valid JSON at %s", pos);
+	}
+	rc = parse_sidx_json(sx, root);
+	json_decref(root);
+	if (!rc)
+		rc = check_seg_files(dir, sx);
+	return rc;
+}
+
+static void sidx_release(struct arfs_sidx *sx)
+{
+	for (uint64_t s = 0; sx->seg_files && s < sx->nsegs; s++)
+		free(sx->seg_files[s]);
+	for (uint64_t c = 0; sx->seg_rows && c < sx->ncols; c++)
+		free(sx->seg_rows[c]);
+	free(sx->seg_files);
+	free(sx->seg_rows);
+	free(sx->types);
+	free(sx->file);
+}
+
+void arfs_group_free(struct arfs_group *g)
+{
+	if (!g)
+		return;
+	for (uint64_t i = 0; i < g->nsidx; i++)
+		sidx_release(&g->sidx[i]);
+	for (uint64_t c = 0; g->cols && c < g->ncols; c++)
+		free(g->cols[c].name);
+	free(g->sidx);
+	free(g->cols);
+	free(g->dir);
+	free(g->name);
+	free(g->index_file);
+	free(g);
+}
+
+/* Index of the sidx named file in g, loading it if new. */
+static int group_sidx(struct arfs_group *g, const char *file, uint64_t *out)
+{
+	struct arfs_sidx *n;
+	int rc;
+
+	for (uint64_t i = 0; i < g->nsidx; i++)
+		if (!strcmp(g->sidx[i].file, file)) {
+			*out = i;
+			return 0;
+		}
+	if (!arfs_group_safe_name(file))
+		return bad(g->index_file, "column file '%s' is not a plain "
+			   "name in the group's directory", file);
+	n = realloc(g->sidx, (g->nsidx + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	g->sidx = n;
+	memset(&n[g->nsidx], 0, sizeof(*n));
+	g->nsidx++;
+	rc = load_sidx(g->dir, file, &n[g->nsidx - 1]);
+	*out = g->nsidx - 1;
+	return rc;
+}
+
+static int set_column(struct arfs_group *g, uint64_t c, const char *name,
+		      uint64_t si, uint64_t index)
+{
+	const struct arfs_sidx *sx = &g->sidx[si];
+	struct arfs_group_column *col = &g->cols[c];
+
+	if (index >= sx->ncols)
+		return bad(g->index_file, "column file names column %s past "
+			   "the end of its index", name);
+	col->name = strdup(name);
+	if (!col->name)
+		return -ENOMEM;
+	col->sidx = sx;
+	col->index = index;
+	col->type = sx->types[index];
+	col->rows = 0;
+	for (uint64_t s = 0; s < sx->nsegs; s++)
+		if (arfs_add_overflows(col->rows, sx->seg_rows[index][s],
+				       &col->rows))
+			return bad(sx->file, "row counts overflow%s", NULL);
+	return 0;
+}
+
+static int open_bare(struct arfs_group *g, const char *file)
+{
+	uint64_t si;
+	char name[32];
+	int rc;
+
+	g->index_file = strdup(file);
+	if (!g->index_file)
+		return -ENOMEM;
+	rc = group_sidx(g, file, &si);
+	if (rc)
+		return rc;
+	g->ncols = g->sidx[si].ncols;
+	g->cols = calloc(g->ncols + 1, sizeof(*g->cols));
+	if (!g->cols)
+		return -ENOMEM;
+	for (uint64_t c = 0; !rc && c < g->ncols; c++) {
+		snprintf(name, sizeof(name), "%" PRIu64, c);
+		rc = set_column(g, c, name, si, c);
+	}
+	return rc;
+}
+
+/* ---- .frame_idx (INI) ----------------------------------------------- */
+
+struct frame_ini {
+	uint64_t ncols, nrows;
+	bool have_ncols, have_nrows;
+	char **names, **files;	/* [ncols] */
+};
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = 0;
+	return s;
+}
+
+static int ini_entry(const char *file, struct frame_ini *fi,
+		     const char *sec, char *key, char *val)
+{
+	char **slot;
+	uint64_t i;
+
+	if (!strcmp(sec, "sframe")) {
+		if (!strcmp(key, "num_columns")) {
+			if (fi->have_ncols)
+				return bad(file, "num_columns given twice%s", NULL);
+			fi->have_ncols = true;
+			fi->ncols = strtoull(val, NULL, 10);
+			if (fi->ncols > 1u << 20)
+				return bad(file, "num_columns too large%s", NULL);
+			fi->names = calloc(fi->ncols + 1, sizeof(char *));
+			fi->files = calloc(fi->ncols + 1, sizeof(char *));
+			if (!fi->names || !fi->files)
+				return -ENOMEM;
+		} else if (!strcmp(key, "nrows")) {
+			fi->have_nrows = true;
+			fi->nrows = strtoull(val, NULL, 10);
+		}
+		return 0;
+	}
+	if (strcmp(sec, "column_names") && strcmp(sec, "column_files"))
+		return 0;
+	if (!fi->have_ncols)
+		return bad(file, "[%s] before [sframe] num_columns", sec);
+	if (!key_index(key, fi->ncols, &i))
+		return bad(file, "bad column key '%s'", key);
+	slot = !strcmp(sec, "column_names") ? &fi->names[i] : &fi->files[i];
+	if (*slot)
+		return bad(file, "column key '%s' given twice", key);
+	*slot = strdup(val);
+	return *slot ? 0 : -ENOMEM;
+}
+
+static int parse_frame_ini(const char *file, char *text, struct frame_ini *fi)
+{
+	char sec[64] = "", *line, *save, *eq, *s;
+	int rc;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			eq = strchr(s, ']');
+			if (!eq || eq - s - 1 >= (long)sizeof(sec))
+				return bad(file, "bad section line '%s'", s);
+			memcpy(sec, s + 1, (size_t)(eq - s - 1));
+			sec[eq - s - 1] = 0;
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq)
+			return bad(file, "line without '=': '%s'", s);
+		*eq = 0;
+		rc = ini_entry(file, fi, sec, trim(s), trim(eq + 1));
+		if (rc)
+			return rc;
+	}
+	if (!fi->have_ncols)
+		return bad(file, "no [sframe] num_columns%s", NULL);
+	return 0;
+}
+
+static int frame_columns(struct arfs_group *g, struct frame_ini *fi)
+{
+	char *colon, *end;
+	uint64_t si, index;
+	int rc = 0;
+
+	g->ncols = fi->ncols;
+	g->cols = calloc(g->ncols + 1, sizeof(*g->cols));
+	if (!g->cols)
+		return -ENOMEM;
+	for (uint64_t c = 0; !rc && c < fi->ncols; c++) {
+		if (!fi->names[c] || !fi->files[c])
+			return bad(g->index_file, "column %s has no name or "
+				   "no file", fi->names[c] ? fi->names[c] : "?");
+		colon = strrchr(fi->files[c], ':');
+		if (!colon)
+			return bad(g->index_file, "column file '%s' is not "
+				   "FILE.sidx:N", fi->files[c]);
+		*colon = 0;
+		errno = 0;
+		index = strtoull(colon + 1, &end, 10);
+		if (*end || errno || colon[1] < '0' || colon[1] > '9')
+			return bad(g->index_file, "bad column number in '%s'",
+				   fi->files[c]);
+		rc = group_sidx(g, fi->files[c], &si);
+		if (!rc)
+			rc = set_column(g, c, fi->names[c], si, index);
+	}
+	return rc;
+}
+
+static int open_frame(struct arfs_group *g, const char *file)
+{
+	struct frame_ini fi = { 0 };
+	char *path, *text;
+	size_t len;
+	int rc;
+
+	g->index_file = strdup(file);
+	path = path_join(g->dir, file);
+	if (!g->index_file || !path) {
+		free(path);
+		return -ENOMEM;
+	}
+	rc = read_small(path, &text, &len);
+	free(path);
+	if (rc)
+		return rc;
+	rc = parse_frame_ini(file, text, &fi);
+	free(text);
+	if (!rc)
+		rc = frame_columns(g, &fi);
+	for (uint64_t c = 0; c < fi.ncols && fi.names; c++) {
+		free(fi.names[c]);
+		free(fi.files[c]);
+	}
+	free(fi.names);
+	free(fi.files);
+	if (!rc && fi.have_nrows && g->ncols && g->cols[0].rows != fi.nrows)
+		rc = bad(file, "[sframe] nrows differs from the columns' row "
+			 "count%s", NULL);
+	return rc;
+}
+
+/* ---- discovery ------------------------------------------------------ */
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+
+	return n > m && !strcmp(s + n - m, suf);
+}
+
+/* Find the index file in dir: a .frame_idx wins over .sidx files. */
+static int find_index(const char *dir, char **out, bool *is_frame)
+{
+	char *frame = NULL, *sidx = NULL;
+	int nframe = 0, nsidx = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (has_suffix(de->d_name, ".frame_idx") && !nframe++)
+			frame = strdup(de->d_name);
+		else if (has_suffix(de->d_name, ".sidx") && !nsidx++)
+			sidx = strdup(de->d_name);
+	}
+	closedir(d);
+	if (nframe > 1 || (!nframe && nsidx > 1)) {
+		free(frame);
+		free(sidx);
+		return bad(dir, "several group indexes, cannot choose%s", NULL);
+	}
+	*is_frame = nframe;
+	*out = nframe ? frame : sidx;
+	if (nframe)
+		free(sidx);
+	if (!nframe && !nsidx)
+		return -ENOENT;
+	return *out ? 0 : -ENOMEM;
+}
+
+bool arfs_group_is_group(const char *path)
+{
+	struct stat st;
+	bool frame;
+	char *f = NULL;
+	int rc;
+
+	if (stat(path, &st))
+		return false;
+	if (S_ISREG(st.st_mode))
+		return has_suffix(path, ".sidx");
+	if (!S_ISDIR(st.st_mode))
+		return false;
+	rc = find_index(path, &f, &frame);
+	free(f);
+	return rc == 0 || rc == -EUCLEAN;
+}
+
+static int group_names(struct arfs_group *g, const char *path, bool is_file)
+{
+	char *copy = strdup(path), *slash, *base;
+
+	if (!copy)
+		return -ENOMEM;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = 0;
+	slash = strrchr(copy, '/');
+	if (is_file) {
+		base = slash ? slash + 1 : copy;
+		g->name = strndup(base, strlen(base) - strlen(".sidx"));
+		if (slash)
+			*slash = 0;
+		g->dir = strdup(slash ? (*copy ? copy : "/") : ".");
+	} else {
+		g->name = strdup(slash && slash[1] ? slash + 1 : copy);
+		g->dir = strdup(copy);
+	}
+	free(copy);
+	return g->name && g->dir ? 0 : -ENOMEM;
+}
+
+int arfs_group_open(const char *path, struct arfs_group **out)
+{
+	struct arfs_group *g = calloc(1, sizeof(*g));
+	struct stat st;
+	bool is_file, is_frame = false;
+	char *file = NULL;
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	if (stat(path, &st)) {
+		rc = -errno;
+		goto out_free;
+	}
+	is_file = S_ISREG(st.st_mode);
+	rc = group_names(g, path, is_file);
+	if (rc)
+		goto out_free;
+	if (is_file) {
+		if (!has_suffix(path, ".sidx")) {
+			rc = -ENOENT;
+			goto out_free;
+		}
+		file = strdup(strrchr(path, '/') ? strrchr(path, '/') + 1 :
+			      path);
+		rc = file ? 0 : -ENOMEM;
+	} else {
+		rc = find_index(g->dir, &file, &is_frame);
+	}
+	if (!rc)
+		rc = is_frame ? open_frame(g, file) : open_bare(g, file);
+	free(file);
+	if (rc)
+		goto out_free;
+	g->nrows = g->ncols ? g->cols[0].rows : 0;
+	*out = g;
+	return 0;
+out_free:
+	arfs_group_free(g);
+	return rc;
+}
+
+const struct arfs_group_column *arfs_group_find(const struct arfs_group *g,
+						const char *name)
+{
+	for (uint64_t c = 0; c < g->ncols; c++)
+		if (!strcmp(g->cols[c].name, name))
+			return &g->cols[c];
+	return NULL;
+}
+
+int arfs_group_check_segment(const struct arfs_sidx *sx, uint64_t segno,
+			     const struct arfs_segment *seg)
+{
+	if (seg->ncols != sx->ncols) {
+		arfs_log(ARFS_LOG_ERR, "%s: offset %" PRIu64 ": block table has "
+			 "%" PRIu64 " columns, index %s has %" PRIu64,
+			 seg->name, seg->table_offset, seg->ncols, sx->file,
+			 sx->ncols);
+		return -EUCLEAN;
+	}
+	for (uint64_t c = 0; c < sx->ncols; c++) {
+		if (seg->rows[c] == sx->seg_rows[c][segno])
+			continue;
+		arfs_log(ARFS_LOG_ERR, "%s:%" PRIu64 ": blocks hold %" PRIu64
+			 " rows, index %s:%" PRIu64 " says %" PRIu64, seg->name,
+			 c, seg->rows[c], sx->file, c, sx->seg_rows[c][segno]);
+		return -EUCLEAN;
+	}
+	return 0;
+}

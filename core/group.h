@@ -1,0 +1,87 @@
+/*
+ * group.h - a segment group (Turi SFrame v2 array group) as named on disk:
+ * its index (*.sidx JSON), and for a saved SFrame directory the column
+ * names (*.frame_idx INI). See docs/FORMAT.md, "Segment groups".
+ *
+ * arfs_group_open() reads and validates the index files only; it checks
+ * that every segment file named exists in the group's directory but does
+ * not parse segments (core/blockmgr.c does that lazily, and calls
+ * arfs_group_check_segment() on each one it parses).
+ *
+ * Addressing in messages follows the original block manager:
+ * "m_x.sidx:2" is column 2 of the index m_x.sidx, "m_x.0000:2" that
+ * column in segment file m_x.0000.
+ *
+ * Ownership: struct arfs_group and everything it points to is owned by the
+ * caller of arfs_group_open() and freed by arfs_group_free(). It is
+ * immutable after open: any number of threads may read it.
+ *
+ * Errors: -EUCLEAN for a malformed or inconsistent index, an unsafe or
+ * missing segment file name (logged with the file, and the JSON position
+ * where known); -ENOENT when path holds no group; -ENOMEM; -errno of I/O.
+ */
+#ifndef ARFS_GROUP_H
+#define ARFS_GROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct arfs_segment;
+
+/* One *.sidx file: an array group of ncols columns over nsegs segments. */
+struct arfs_sidx {
+	char *file;		/* file name in the group directory */
+	uint64_t nsegs;
+	char **seg_files;	/* [nsegs] file names in the same directory */
+	uint64_t ncols;
+	uint8_t *types;		/* [ncols] enum arfs_ftype */
+	uint64_t **seg_rows;	/* [ncols][nsegs] rows per segment */
+};
+
+struct arfs_group_column {
+	char *name;		/* from the .frame_idx, else "0", "1", ... */
+	unsigned type;		/* enum arfs_ftype */
+	uint64_t rows;
+	const struct arfs_sidx *sidx;
+	uint64_t index;		/* column number in sidx and its segments */
+};
+
+struct arfs_group {
+	char *dir;		/* the directory holding every file */
+	char *name;		/* display name: the directory's base name */
+	char *index_file;	/* the .frame_idx or .sidx that was opened */
+	uint64_t nrows;		/* rows of the first column (0 if none) */
+	uint64_t nsidx;
+	struct arfs_sidx *sidx;	/* [nsidx] */
+	uint64_t ncols;
+	struct arfs_group_column *cols; /* [ncols] */
+};
+
+/*
+ * Open the group at path: a directory holding a *.frame_idx (saved SFrame)
+ * or exactly one *.sidx, or a *.sidx file itself. *out owned by caller.
+ */
+int arfs_group_open(const char *path, struct arfs_group **out);
+void arfs_group_free(struct arfs_group *g);
+
+/* True if path is a directory holding a *.sidx or *.frame_idx file, or a
+ * *.sidx file. */
+bool arfs_group_is_group(const char *path);
+
+/* Column by name, or NULL. */
+const struct arfs_group_column *arfs_group_find(const struct arfs_group *g,
+						const char *name);
+
+/*
+ * Check a parsed segment against the index: same column count, and each
+ * column's row count in this segment equal to the index's segment_sizes.
+ * Logs and returns -EUCLEAN on a mismatch, else 0.
+ */
+int arfs_group_check_segment(const struct arfs_sidx *sx, uint64_t segno,
+			     const struct arfs_segment *seg);
+
+/* true if name may be used as a file in the group's directory: not empty,
+ * not absolute, no '/', no "..". */
+bool arfs_group_safe_name(const char *name);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * textval.c - values to text lines. See textval.h for the rules; they are
+ * also in docs/FORMAT.md, which is the contract the mount serves.
+ *
+ * Design: scalars in a column line are escaped COPY-style (so a line never
+ * contains a raw newline or tab and \N is unambiguous); composite values
+ * (list, dict) use a JSON-like form whose strings are JSON-escaped, which
+ * likewise never contains a raw newline or tab, so no second escaping
+ * layer is applied on top of it.
+ */
+#include "textval.h"
+
+#include "typed.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void arfs_textbuf_release(struct arfs_textbuf *tb)
+{
+	free(tb->p);
+	memset(tb, 0, sizeof(*tb));
+}
+
+static int tb_grow(struct arfs_textbuf *tb, size_t n)
+{
+	size_t cap = tb->cap ? tb->cap : 256;
+	char *p;
+
+	if (n <= tb->cap - tb->len)
+		return 0;
+	while (cap - tb->len < n) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	p = realloc(tb->p, cap);
+	if (!p)
+		return -ENOMEM;
+	tb->p = p;
+	tb->cap = cap;
+	return 0;
+}
+
+int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n)
+{
+	if (tb_grow(tb, n))
+		return -ENOMEM;
+	memcpy(tb->p + tb->len, s, n);
+	tb->len += n;
+	return 0;
+}
+
+static int tb_str(struct arfs_textbuf *tb, const char *s)
+{
+	return arfs_textbuf_add(tb, s, strlen(s));
+}
+
+size_t arfs_textval_double(char *buf, double d)
+{
+	int prec;
+
+	if (isnan(d))
+		return (size_t)sprintf(buf, "nan");
+	if (isinf(d))
+		return (size_t)sprintf(buf, d < 0 ? "-inf" : "inf");
+	if (d == trunc(d) && fabs(d) < 1e16)
+		return (size_t)sprintf(buf, "%.0f", d);
+	for (prec = 1; prec < 17; prec++) {
+		sprintf(buf, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return (size_t)sprintf(buf, "%.*g", prec, d);
+}
+
+/* A float as a scalar: keep ".0" on integral values so it stays a float. */
+static int put_float(struct arfs_textbuf *tb, double d)
+{
+	char buf[40];
+	size_t n = arfs_textval_double(buf, d);
+
+	if (!strpbrk(buf, ".eEn"))
+		n += (size_t)sprintf(buf + n, ".0");
+	return arfs_textbuf_add(tb, buf, n);
+}
+
+static int put_int(struct arfs_textbuf *tb, int64_t i)
+{
+	char buf[32];
+
+	return arfs_textbuf_add(tb, buf,
+				(size_t)sprintf(buf, "%" PRId64, i));
+}
+
+/* COPY text escaping of a scalar string. */
+static int put_copy_string(struct arfs_textbuf *tb, const char *s,
+			   uint64_t n)
+{
+	uint64_t i, start = 0;
+	const char *esc;
+
+	if (tb_grow(tb, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\t': esc = "\\t"; break;
+		case '\r': esc = "\\r"; break;
+		default: continue;
+		}
+		if (arfs_textbuf_add(tb, s + start, i - start) ||
+		    arfs_textbuf_add(tb, esc, 2))
+			return -ENOMEM;
+		start = i + 1;
+	}
+	return arfs_textbuf_add(tb, s + start, n - start);
+}
+
+/* JSON string escaping, inside composite values. */
+static int put_json_string(struct arfs_textbuf *tb, const char *s,
+			   uint64_t n)
+{
+	char buf[8];
+	unsigned char c;
+
+	if (arfs_textbuf_add(tb, "\"", 1))
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			sprintf(buf, "\\%c", c);
+		else if (c == '\n')
+			strcpy(buf, "\\n");
+		else if (c == '\t')
+			strcpy(buf, "\\t");
+		else if (c == '\r')
+			strcpy(buf, "\\r");
+		else if (c < 0x20)
+			sprintf(buf, "\\u%04x", c);
+		else {
+			buf[0] = (char)c;
+			buf[1] = 0;
+		}
+		if (tb_str(tb, buf))
+			return -ENOMEM;
+	}
+	return arfs_textbuf_add(tb, "\"", 1);
+}
+
+static int put_vector(struct arfs_textbuf *tb, const double *v, uint64_t n)
+{
+	char buf[40];
+
+	if (arfs_textbuf_add(tb, "[", 1))
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++) {
+		if ((i && arfs_textbuf_add(tb, " ", 1)) ||
+		    arfs_textbuf_add(tb, buf, arfs_textval_double(buf, v[i])))
+			return -ENOMEM;
+	}
+	return arfs_textbuf_add(tb, "]", 1);
+}
+
+static int put_nd(struct arfs_textbuf *tb, const struct arfs_value *v,
+		  uint64_t dim, uint64_t base)
+{
+	char buf[40];
+
+	if (v->u.nd.ndim == 0 || v->u.nd.n == 0)
+		return tb_str(tb, "[]");
+	if (arfs_textbuf_add(tb, "[", 1))
+		return -ENOMEM;
+	for (uint64_t i = 0; i < v->u.nd.shape[dim]; i++) {
+		uint64_t at = base + i * v->u.nd.stride[dim];
+
+		if (i && arfs_textbuf_add(tb, " ", 1))
+			return -ENOMEM;
+		if (dim + 1 < v->u.nd.ndim) {
+			if (put_nd(tb, v, dim + 1, at))
+				return -ENOMEM;
+		} else if (arfs_textbuf_add(tb, buf, arfs_textval_double(buf,
+					    v->u.nd.v[at]))) {
+			return -ENOMEM;
+		}
+	}
+	return arfs_textbuf_add(tb, "]", 1);
+}
+
+static int put_datetime(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	int64_t t = v->u.dt.ts;
+	int32_t tz = v->u.dt.tz;
+	char buf[96];
+	struct tm tm;
+	time_t tt;
+	int n;
+
+	if (tz != ARFS_TZ_NONE)
+		t += (int64_t)tz * 15 * 60;
+	tt = (time_t)t;
+	if (!gmtime_r(&tt, &tm))
+		return arfs_textbuf_add(tb, buf, (size_t)sprintf(buf,
+					"@%" PRId64, v->u.dt.ts));
+	n = (int)strftime(buf, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (v->u.dt.us)
+		n += sprintf(buf + n, ".%06d", (int)v->u.dt.us);
+	if (tz != ARFS_TZ_NONE)
+		n += sprintf(buf + n, "%c%02d:%02d", tz < 0 ? '-' : '+',
+			     abs(tz) / 4, abs(tz) % 4 * 15);
+	return arfs_textbuf_add(tb, buf, (size_t)n);
+}
+
+static int put_image(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	static const char *const fmts[] = { "jpeg", "png", "raw", "undefined" };
+	const char *f = v->u.img.format >= 0 && v->u.img.format < 4 ?
+			fmts[v->u.img.format] : "unknown";
+	char buf[160];
+
+	return arfs_textbuf_add(tb, buf, (size_t)snprintf(buf, sizeof(buf),
+		"<image %" PRIu64 "x%" PRIu64 "x%" PRIu64 " %s %" PRIu64
+		" bytes>", v->u.img.width, v->u.img.height,
+		v->u.img.channels, f, v->u.img.size));
+}
+
+static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
+		     int nested);
+
+static int put_list(struct arfs_textbuf *tb, const struct arfs_value *v,
+		    bool dict)
+{
+	uint64_t i, n = v->u.list.n;
+
+	if (arfs_textbuf_add(tb, dict ? "{" : "[", 1))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (i && arfs_textbuf_add(tb, ", ", 2))
+			return -ENOMEM;
+		if (!dict) {
+			if (put_value(tb, &v->u.list.v[i], 1))
+				return -ENOMEM;
+			continue;
+		}
+		if (put_value(tb, &v->u.list.v[2 * i], 1) ||
+		    arfs_textbuf_add(tb, ": ", 2) ||
+		    put_value(tb, &v->u.list.v[2 * i + 1], 1))
+			return -ENOMEM;
+	}
+	return arfs_textbuf_add(tb, dict ? "}" : "]", 1);
+}
+
+static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
+		     int nested)
+{
+	switch (v->type) {
+	case ARFS_FT_INTEGER:
+		return put_int(tb, v->u.i);
+	case ARFS_FT_FLOAT:
+		return put_float(tb, v->u.f);
+	case ARFS_FT_STRING:
+		return nested ? put_json_string(tb, v->u.str.p, v->u.str.len) :
+				put_copy_string(tb, v->u.str.p, v->u.str.len);
+	case ARFS_FT_VECTOR:
+		return put_vector(tb, v->u.vec.v, v->u.vec.n);
+	case ARFS_FT_LIST:
+		return put_list(tb, v, false);
+	case ARFS_FT_DICT:
+		return put_list(tb, v, true);
+	case ARFS_FT_DATETIME:
+		return put_datetime(tb, v);
+	case ARFS_FT_IMAGE:
+		return put_image(tb, v);
+	case ARFS_FT_NDVECTOR:
+		return put_nd(tb, v, 0, 0);
+	default:
+		return tb_str(tb, nested ? "null" : "\\N");
+	}
+}
+
+int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	return put_value(tb, v, 0);
+}
+
+int arfs_textval_render(const struct arfs_values *vals, char **out,
+			size_t *out_len)
+{
+	struct arfs_textbuf tb = { 0 };
+
+	if (tb_grow(&tb, vals->n * 4 + 1))
+		return -ENOMEM;
+	for (uint64_t i = 0; i < vals->n; i++) {
+		if (put_value(&tb, &vals->v[i], 0) ||
+		    arfs_textbuf_add(&tb, "\n", 1)) {
+			arfs_textbuf_release(&tb);
+			return -ENOMEM;
+		}
+	}
+	*out = tb.p;
+	*out_len = tb.len;
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * textval.h - the text form of decoded values: one value per line, as in
+ * PostgreSQL's COPY text format (docs/FORMAT.md, "Text rendering").
+ *
+ *   int       decimal                          -12
+ *   float     shortest text that reads back to the same double; integral
+ *             values keep a ".0" so they stay floats: 5.0, 33.6041,
+ *             1e+300, inf, -inf, nan
+ *   str       bytes as stored, with \ -> \\, newline -> \n, tab -> \t,
+ *             carriage return -> \r
+ *   missing   \N
+ *   vector    [1 2 3.5] (elements shortest, no ".0": they are all floats)
+ *   list      ["a", 1, 2.5, null]         (JSON-like, one line)
+ *   dict      {"k": 1, "j": [1 2]}
+ *   datetime  ISO 8601: 2014-03-01T12:30:00[.ffffff][+HH:MM]
+ *   image     <image 640x480x3 jpeg 12345 bytes>
+ *   ndarray   nested vectors by shape: [[1 2] [3 4]]
+ *
+ * A struct arfs_textbuf is a growable byte buffer; it owns p. Functions
+ * return 0 or -ENOMEM. Thread safety: none needed, all state is in the
+ * arguments.
+ */
+#ifndef ARFS_TEXTVAL_H
+#define ARFS_TEXTVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arfs_value;
+struct arfs_values;
+
+struct arfs_textbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Free the contents; the struct may be reused (zeroed). */
+void arfs_textbuf_release(struct arfs_textbuf *tb);
+int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n);
+
+/* Append one value's text (no newline). */
+int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v);
+/*
+ * Render every value of a block, each followed by '\n'. On success
+ * *out is malloc'd (caller frees; non-NULL even when empty) and *out_len
+ * is its size.
+ */
+int arfs_textval_render(const struct arfs_values *vals, char **out,
+			size_t *out_len);
+/*
+ * Shortest decimal text of d that strtod() reads back to exactly d
+ * (precision 1..17 of %g), without a ".0" suffix; "inf", "-inf", "nan".
+ * buf needs 32 bytes. Returns the length.
+ */
+size_t arfs_textval_double(char *buf, double d);
+
+#endif
