@@ -1,0 +1,128 @@
+/*
+ * blockmgr.h - the one owner of segment files in a process: opens the
+ * columns of segment groups, shares each segment's parsed block table
+ * between all its columns, keeps at most `max_fds` segment descriptors
+ * open (least recently used closed first, reopened on demand), and reads
+ * blocks: decompressed payloads, decoded values, or their text rendering
+ * (textval.h) cached in the shared buffer pool.
+ *
+ * This is the API the mount serves a group from:
+ *   group     arfs_group_open()            columns: name, type, rows
+ *   column    arfs_blockmgr_open_column()  its blocks: arfs_column_block()
+ *   block     arfs_blockmgr_text_size()    exact size of the text file
+ *             arfs_blockmgr_read_text()    bytes of the text file
+ *
+ * Cache keys: a block's text lives in the pool under space
+ * ARFS_BLOCKMGR_SPACE | segment id << 20 | column-in-segment, id = block
+ * number in that segment column. Segment ids are per manager and never
+ * reused; a segment's spaces are cleared when its last column closes.
+ * Other pool users must not set bit 63 of their spaces.
+ *
+ * Ownership: a struct arfs_column is owned by the caller between
+ * open_column and close_column; it borrows the group (which must outlive
+ * it) and the manager. Every column must be closed before
+ * arfs_blockmgr_free().
+ *
+ * Thread safety: every function may be called from any thread. One
+ * manager mutex protects the segment list, reference counts and the
+ * descriptor LRU; it is never held during a block read or decode (a read
+ * marks the descriptor busy so it is not closed under it). Opening a
+ * column parses new segments' tables under the mutex.
+ *
+ * Errors: -EUCLEAN for corrupt files (logged once per bad block, the
+ * block then fails fast with the same error), -ESTALE if a segment file
+ * changed size since it was parsed, -ERANGE for a block number out of
+ * range, -ENOMEM, -errno of I/O.
+ */
+#ifndef ARFS_BLOCKMGR_H
+#define ARFS_BLOCKMGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct arfs_bufpool;
+struct arfs_buf;
+struct arfs_group;
+struct arfs_values;
+
+#define ARFS_BLOCKMGR_DEFAULT_FDS 128
+#define ARFS_BLOCKMGR_SPACE (1ull << 63)
+
+struct arfs_blockmgr;
+struct arfs_column;
+
+struct arfs_blockmgr_opts {
+	unsigned max_fds;		/* 0: ARFS_BLOCKMGR_DEFAULT_FDS */
+	struct arfs_bufpool *pool;	/* NULL: no caching of text */
+};
+
+struct arfs_blockmgr_stats {
+	uint64_t fd_opens, fd_closes;	/* descriptor churn */
+	unsigned open_fds, segments;
+};
+
+/* One block of a column, in row order across segments. */
+struct arfs_colblock {
+	uint64_t seg;		/* segment number in the column's index */
+	uint64_t blk;		/* block number in that segment's column */
+	uint64_t first_row;	/* row of the column where the block starts */
+	uint64_t rows;		/* num_elem */
+	uint64_t stored;	/* bytes on disk */
+	uint64_t decoded;	/* payload bytes after decompression */
+	uint64_t flags;		/* ARFS_BLOCK_* (segment.h) */
+	uint16_t content_type;
+};
+
+int arfs_blockmgr_new(const struct arfs_blockmgr_opts *opts,
+		      struct arfs_blockmgr **out);
+/* Free the manager; all columns must be closed. NULL is accepted. */
+void arfs_blockmgr_free(struct arfs_blockmgr *mgr);
+void arfs_blockmgr_get_stats(struct arfs_blockmgr *mgr,
+			     struct arfs_blockmgr_stats *out);
+
+/*
+ * Open column `col` of group g: opens (or shares) its segments, checks
+ * them against the index (arfs_group_check_segment) and lists its blocks.
+ * *out is owned by the caller until arfs_blockmgr_close_column().
+ */
+int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
+			      const struct arfs_group *g, uint64_t col,
+			      struct arfs_column **out);
+/* NULL is accepted. Waits for nothing: no read may still use the column. */
+void arfs_blockmgr_close_column(struct arfs_blockmgr *mgr,
+				struct arfs_column *col);
+
+uint64_t arfs_column_nblocks(const struct arfs_column *col);
+/* Block i (0-based, row order), or NULL past the end. Valid while open. */
+const struct arfs_colblock *arfs_column_block(const struct arfs_column *col,
+					      uint64_t i);
+/* Segment file name of block i, for messages ("m_x.0000"). */
+const char *arfs_column_segment_name(const struct arfs_column *col,
+				     uint64_t i);
+
+/* Decompressed payload of block i: malloc'd, caller frees. */
+int arfs_blockmgr_read_payload(struct arfs_blockmgr *mgr,
+			       struct arfs_column *col, uint64_t i,
+			       void **out, size_t *out_len);
+/* Decoded values of block i: caller frees with arfs_values_free(). */
+int arfs_blockmgr_decode(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			 uint64_t i, struct arfs_values **out);
+/*
+ * The text rendering of block i, pinned in the pool (rendered on a miss).
+ * Release with arfs_bufpool_unpin(pool, *out). -EOPNOTSUPP without a pool.
+ */
+int arfs_blockmgr_pin_text(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			   uint64_t i, struct arfs_buf **out);
+/*
+ * Exact byte size of block i's text. Rendered once, then remembered for
+ * the life of the column (the mount's stat costs at most one read).
+ */
+ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
+				struct arfs_column *col, uint64_t i);
+/* Copy up to cap bytes of block i's text from off: bytes or -errno. */
+ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
+				struct arfs_column *col, uint64_t i, void *dst,
+				size_t cap, uint64_t off);
+
+#endif
