@@ -135,8 +135,10 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, co->clone_fd);
-		fuse_loop_cfg_set_max_threads(lc, co->max_threads);
-		fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
+		if (co->max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, co->max_threads);
+		if (co->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, co->max_idle_threads);
 		rc = fuse_session_loop_mt(arfs_fs.se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
