@@ -3,7 +3,9 @@
  * See store.h.
  */
 #include "store.h"
+#include "blockmgr.h"
 #include "docarray.h"
+#include "group.h"
 #include "io.h"
 #include "util.h"
 
@@ -29,6 +31,10 @@ struct arfs_store {
 	pthread_mutex_t lock; /* protects arrays, n, cap */
 	struct arfs_store_array **arrays;
 	size_t n, cap;
+	struct arfs_blockmgr *mgr;
+	struct arfs_store_group **groups; /* fixed after open */
+	struct timespec mtime;
+	size_t ngroups;
 };
 
 static uint32_t name_number(const char *name)
@@ -46,7 +52,70 @@ static bool number_used(struct arfs_store *st, uint32_t num)
 	for (size_t i = 0; i < st->n; i++)
 		if (st->arrays[i]->number == num)
 			return true;
+	for (size_t i = 0; i < st->ngroups; i++)
+		if (st->groups[i]->number == num)
+			return true;
 	return false;
+}
+
+/* mtime of a path under the store (absolute paths taken as they are). */
+static struct timespec file_mtime(struct arfs_store *st, const char *path)
+{
+	struct stat sb;
+	struct timespec zero = { 0, 0 };
+
+	if (fstatat(st->dirfd, *path ? path : ".", &sb, 0))
+		return zero;
+	return sb.st_mtim;
+}
+
+static uint32_t free_number(struct arfs_store *st, const char *name)
+{
+	uint32_t num = name_number(name);
+
+	while (number_used(st, num))
+		num = (num + 1) & ((1u << ARRAY_NUMBER_BITS) - 1) ?: 1;
+	return num;
+}
+
+/* Add a group (name order). Only during scan, before other threads. */
+static int add_group(struct arfs_store *st, const char *name, const char *path)
+{
+	struct arfs_store_group *sg = calloc(1, sizeof(*sg)), **v;
+	size_t i;
+	int rc;
+
+	if (!sg || !(sg->name = strdup(name))) {
+		free(sg);
+		return -ENOMEM;
+	}
+	rc = arfs_group_open(path, &sg->g);
+	if (!rc && !(sg->cols = calloc(sg->g->ncols + 1, sizeof(*sg->cols))))
+		rc = -ENOMEM;
+	v = rc ? NULL : realloc(st->groups, (st->ngroups + 1) * sizeof(*v));
+	if (!v) {
+		if (rc)
+			arfs_log(ARFS_LOG_WARNING, "%s: cannot open the segment "
+				 "group (%s); skipped", path, strerror(-rc));
+		arfs_group_free(sg->g);
+		free(sg->cols);
+		free(sg->name);
+		free(sg);
+		return rc == -ENOMEM || !rc ? -ENOMEM : 0;
+	}
+	pthread_mutex_init(&sg->lock, NULL);
+	sg->number = free_number(st, name);
+	{
+		char idx[PATH_MAX];
+		snprintf(idx, sizeof(idx), "%s/%s", sg->g->dir, sg->g->index_file);
+		sg->mtime = file_mtime(st, idx);
+	}
+	st->groups = v;
+	for (i = st->ngroups; i > 0 && strcmp(v[i - 1]->name, name) > 0; i--)
+		v[i] = v[i - 1];
+	v[i] = sg;
+	st->ngroups++;
+	return 0;
 }
 
 /* Insert keeping name order. Caller holds st->lock. */
@@ -71,9 +140,8 @@ static int add_array(struct arfs_store *st, const char *name,
 		st->cap = st->cap ? st->cap * 2 : 8;
 	}
 	a->da = da;
-	a->number = name_number(name);
-	while (number_used(st, a->number))
-		a->number = (a->number + 1) & ((1u << ARRAY_NUMBER_BITS) - 1) ?: 1;
+	a->number = free_number(st, name);
+	a->mtime = file_mtime(st, name);
 	for (i = st->n; i > 0 && strcmp(st->arrays[i - 1]->name, name) > 0; i--)
 		st->arrays[i] = st->arrays[i - 1];
 	st->arrays[i] = a;
@@ -101,9 +169,12 @@ static int scan_entry(struct arfs_store *st, const char *name)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", st->path, name);
+	if (!arfs_docarray_is_array(path) && arfs_group_is_group(path))
+		return add_group(st, name, path);
 	if (!arfs_docarray_is_array(path)) {
-		arfs_log(ARFS_LOG_WARNING, "%s: not a document array (no "
-			 "header.bin and body.bin); skipped", path);
+		arfs_log(ARFS_LOG_WARNING, "%s: neither a document array "
+			 "(header.bin + body.bin) nor a segment group (*.sidx, "
+			 "*.frame_idx); skipped", path);
 		return 0;
 	}
 	rc = open_array(st, name, &da);
@@ -124,6 +195,8 @@ static int scan(struct arfs_store *st)
 	DIR *d;
 	int fd, rc = 0;
 
+	if (st->single && !arfs_docarray_is_array(st->path))
+		return add_group(st, "", st->path);
 	if (st->single) {
 		struct arfs_docarray *da;
 		rc = open_array(st, "", &da);
@@ -170,6 +243,7 @@ int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
 	pthread_mutex_init(&st->lock, NULL);
 	st->ro = opts && opts->read_only;
 	st->key_length = opts ? opts->key_length : 0;
+	st->mgr = opts ? opts->mgr : NULL;
 	st->path = realpath(path, NULL);
 	if (!st->path) {
 		rc = -errno;
@@ -180,7 +254,9 @@ int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
 		rc = st->dirfd;
 		goto out_free;
 	}
-	st->single = arfs_docarray_is_array(st->path);
+	st->single = arfs_docarray_is_array(st->path) ||
+		     arfs_group_is_group(st->path);
+	st->mtime = file_mtime(st, "");
 	rc = take_lock(st);
 	if (!rc)
 		rc = scan(st);
@@ -203,6 +279,17 @@ void arfs_store_close(struct arfs_store *st)
 		free(st->arrays[i]);
 	}
 	free(st->arrays);
+	for (size_t i = 0; i < st->ngroups; i++) {
+		struct arfs_store_group *sg = st->groups[i];
+		for (size_t c = 0; c < sg->g->ncols; c++)
+			arfs_blockmgr_close_column(st->mgr, sg->cols[c]);
+		arfs_group_free(sg->g);
+		pthread_mutex_destroy(&sg->lock);
+		free(sg->cols);
+		free(sg->name);
+		free(sg);
+	}
+	free(st->groups);
 	if (st->dirfd > 0)
 		arfs_io_close(st->dirfd);
 	pthread_mutex_destroy(&st->lock);
@@ -223,6 +310,11 @@ bool arfs_store_read_only(const struct arfs_store *st)
 const char *arfs_store_path(const struct arfs_store *st)
 {
 	return st->path;
+}
+
+struct timespec arfs_store_mtime(const struct arfs_store *st)
+{
+	return st->mtime;
 }
 
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i)
@@ -329,5 +421,36 @@ int arfs_store_rmarray(struct arfs_store *st, const char *name)
 	if (!rc)
 		a->removed = true;
 	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+struct arfs_store_group *arfs_store_group_at(struct arfs_store *st, size_t i)
+{
+	return i < st->ngroups ? st->groups[i] : NULL;
+}
+
+struct arfs_store_group *arfs_store_find_group(struct arfs_store *st,
+					       const char *name)
+{
+	for (size_t i = 0; i < st->ngroups; i++)
+		if (!strcmp(st->groups[i]->name, name))
+			return st->groups[i];
+	return NULL;
+}
+
+int arfs_store_column(struct arfs_store *st, struct arfs_store_group *sg,
+		      uint64_t c, struct arfs_column **out)
+{
+	int rc = 0;
+
+	if (c >= sg->g->ncols)
+		return -ENOENT;
+	if (!st->mgr)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&sg->lock);
+	if (!sg->cols[c])
+		rc = arfs_blockmgr_open_column(st->mgr, sg->g, c, &sg->cols[c]);
+	*out = sg->cols[c];
+	pthread_mutex_unlock(&sg->lock);
 	return rc;
 }

@@ -2,16 +2,16 @@
  * store.h - a STORE directory: the document arrays it holds and the lock
  * that keeps to one writer per store.
  *
- * A store is either one array (STORE/header.bin + body.bin exist: the
- * store's documents are that array's) or a directory whose sub-directories
- * are arrays. Other entries are reported at open and skipped; hidden
- * entries (starting with '.') are ignored silently.
+ * A store is one document array (STORE/header.bin + body.bin exist), one
+ * segment group (STORE holds a *.sidx or *.frame_idx), or a directory
+ * whose sub-directories are arrays and groups. Other entries are reported
+ * at open and skipped; hidden entries (starting with '.') are ignored.
  *
  * Locking: a read-write store holds flock(LOCK_EX) on the STORE directory
  * for its whole life; a second read-write open fails with -EBUSY and a
  * message. Read-only opens take no lock and coexist with one writer.
  *
- * Arrays are numbered for stable inode numbers (docs/FORMAT.md, "Inode
+ * Arrays and groups are numbered for stable inode numbers (docs/FORMAT.md, "Inode
  * numbers"): number = a 22-bit hash of the name, probed upward on collision
  * in name order, never 0.
  *
@@ -24,13 +24,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 struct arfs_docarray;
+struct arfs_group;
+struct arfs_blockmgr;
+struct arfs_column;
 
 struct arfs_store_opts {
 	bool read_only;
 	unsigned key_length; /* 0: per array default */
+	struct arfs_blockmgr *mgr; /* opens group columns; must outlive store */
 };
 
 struct arfs_store_array {
@@ -38,6 +44,17 @@ struct arfs_store_array {
 	struct arfs_docarray *da;
 	uint32_t number;         /* 1..2^22-1 */
 	bool removed;
+	struct timespec mtime;   /* of the array directory at open */
+};
+
+/* A segment group (read-only in this version). */
+struct arfs_store_group {
+	char *name;              /* "" for a single-group store */
+	struct arfs_group *g;
+	uint32_t number;         /* shares the number space with arrays */
+	struct timespec mtime;   /* of the group's index file at open */
+	pthread_mutex_t lock;    /* protects cols */
+	struct arfs_column **cols; /* [g->ncols], opened on first use */
 };
 
 struct arfs_store;
@@ -50,6 +67,8 @@ void arfs_store_close(struct arfs_store *st);
 bool arfs_store_is_single(const struct arfs_store *st);
 bool arfs_store_read_only(const struct arfs_store *st);
 const char *arfs_store_path(const struct arfs_store *st);
+/* mtime of the STORE directory at open. */
+struct timespec arfs_store_mtime(const struct arfs_store *st);
 
 /* Arrays in name order; index i < count. NULL past the end. */
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i);
@@ -61,4 +80,15 @@ int arfs_store_mkarray(struct arfs_store *st, const char *name,
 		       struct arfs_store_array **out);
 /* Remove an empty array: -ENOTEMPTY when it has documents. */
 int arfs_store_rmarray(struct arfs_store *st, const char *name);
+/* Groups in name order; NULL past the end. */
+struct arfs_store_group *arfs_store_group_at(struct arfs_store *st, size_t i);
+struct arfs_store_group *arfs_store_find_group(struct arfs_store *st,
+					       const char *name);
+/*
+ * Column c of a group, opened through the block manager on first use and
+ * kept until arfs_store_close(). -EUCLEAN for a damaged segment (logged).
+ */
+int arfs_store_column(struct arfs_store *st, struct arfs_store_group *sg,
+		      uint64_t c, struct arfs_column **out);
+
 #endif

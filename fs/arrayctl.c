@@ -6,6 +6,7 @@
  * Exit status: 0 success, 1 failure (or problems found by check),
  * 2 usage error. Errors go to stderr as "arrayctl: <file>: <what>".
  */
+#include "arrayctl_group.h"
 #include "docarray.h"
 #include "util.h"
 
@@ -36,6 +37,12 @@ static const char usage_text[] =
 	"  compact ARRAY          rewrite the array without dead bytes\n"
 	"  info ARRAY             key length, rows, documents, sizes\n"
 	"  create ARRAY           create an empty array\n"
+	"\n"
+	"Segment groups (Turi SFrame v2: a folder with *.sidx or *.frame_idx):\n"
+	"  ls GROUP               columns: type, rows, blocks, bytes\n"
+	"  cat GROUP COLUMN       the column's values, one per line\n"
+	"  check GROUP            decode every block; exit 0 when sound\n"
+	"  info GROUP             index, segments, rows\n"
 	"\n"
 	"Options:\n"
 	"  --key-length N   id length in characters (default: as recorded, or 36)\n"
@@ -377,6 +384,13 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage(stderr, 2);
+	if (optind + 1 < argc && arrayctl_is_group(argv[optind + 1]) &&
+	    !wants_help(argc - optind - 1, argv + optind + 1)) {
+		c = arrayctl_group_cmd(argv[optind], argc - optind - 1,
+				       argv + optind + 1);
+		if (c >= 0)
+			return c;
+	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];

@@ -10,6 +10,12 @@
  *      root                1
  *      array folder        number << 42          (number: store.h, 22 bits)
  *      document            number << 42 | docno  (docno < 2^42, docarray.h)
+ *      group folder        number << 42
+ *      column folder       number << 42 | (column + 1) << 20
+ *      block file          number << 42 | (column + 1) << 20 | (block + 1)
+ *    (arrays and groups share the number space; a group's columns are
+ *    < 2^21 and blocks of a column < 2^20 - 1; "block" counts in row order
+ *    across segments.)
  *    docno ranges: 1.. allocated and kept in the sidecar; 2^40 + row for
  *    rows without a sidecar record; 2^41 + n for documents whose names do
  *    not fit a header row yet ("pending", see below).
@@ -41,12 +47,20 @@ enum arfs_node_kind {
 	ARFS_NODE_ROOT,
 	ARFS_NODE_ARRAY,
 	ARFS_NODE_DOC,
+	ARFS_NODE_GROUP,
+	ARFS_NODE_COLUMN,
+	ARFS_NODE_BLOCK,
 };
+
+#define ARFS_COL_SHIFT 20
+#define ARFS_GROUP_KEY(col, blk) \
+	(((uint64_t)(col) + 1) << ARFS_COL_SHIFT | (uint64_t)(blk))
 
 struct arfs_node {
 	enum arfs_node_kind kind;
-	struct arfs_store_array *arr; /* ARRAY, DOC; ROOT of a single store */
-	uint64_t docno;               /* DOC */
+	struct arfs_store_array *arr; /* ARRAY, DOC */
+	struct arfs_store_group *grp; /* GROUP, COLUMN, BLOCK */
+	uint64_t docno;               /* DOC: docno; group nodes: key */
 	struct arfs_node *hnext;      /* table chain, under table lock */
 	uint64_t nlookup;             /* under table lock */
 
@@ -63,6 +77,7 @@ struct arfs_node {
 
 struct arfs_fs {
 	struct arfs_store *store;
+	struct arfs_blockmgr *mgr;
 	struct arfs_bufpool *pool;
 	struct fuse_session *se;
 	bool ro;
@@ -81,6 +96,9 @@ fuse_ino_t arfs_inode_id(struct arfs_node *n);
 struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 				 struct arfs_store_array *arr, uint64_t docno,
 				 const char *name);
+/* Same for group nodes: key 0 (group), ARFS_GROUP_KEY(col, blk + 1) ... */
+struct arfs_node *arfs_inode_ref_grp(enum arfs_node_kind kind,
+				     struct arfs_store_group *grp, uint64_t key);
 /* Find without adding a lookup (NULL if unknown). */
 struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
 				  uint64_t docno);
@@ -102,6 +120,24 @@ uint64_t arfs_inode_next_pending_docno(void);
 void arfs_inode_hold(struct arfs_node *node);
 void arfs_inode_unhold(struct arfs_node *node);
 uint64_t arfs_node_st_ino(const struct arfs_node *n);
+
+/* fs/ll_group.c: segment groups, read-only */
+struct arfs_store_group *arfs_grp_root(void);
+int arfs_grp_lookup(struct arfs_node *dir, const char *name,
+		    struct arfs_node **out, struct stat *st);
+int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *grp,
+		  uint64_t key, struct stat *st);
+/* Call add(ctx, name, kind, key) for each entry of a group folder. */
+int arfs_grp_list(struct arfs_node *dir,
+		  int (*add)(void *ctx, const char *name,
+			     enum arfs_node_kind kind, uint64_t key),
+		  void *ctx);
+int arfs_grp_read(struct arfs_node *n, size_t size, off_t off, char *dst,
+		  size_t *got);
+int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
+		      size_t cap, size_t *len);
+int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap,
+		       size_t *len);
 
 /* fs/ll_ops.c */
 extern const struct fuse_lowlevel_ops arfs_ll_ops;

@@ -23,9 +23,9 @@ static uint64_t pending_docno = ARFS_PENDING_DOCNO_BASE;
 
 struct arfs_fs arfs_fs;
 
-static size_t slot(const struct arfs_store_array *arr, uint64_t docno)
+static size_t slot(const void *owner, uint64_t docno)
 {
-	uint64_t h = (uint64_t)(uintptr_t)arr * 0x9E3779B97F4A7C15u ^ docno;
+	uint64_t h = (uint64_t)(uintptr_t)owner * 0x9E3779B97F4A7C15u ^ docno;
 
 	h ^= h >> 29;
 	h *= 0xBF58476D1CE4E5B9u;
@@ -78,6 +78,10 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 		return 1;
 	case ARFS_NODE_ARRAY:
 		return (uint64_t)n->arr->number << ARFS_INO_SHIFT;
+	case ARFS_NODE_GROUP:
+	case ARFS_NODE_COLUMN:
+	case ARFS_NODE_BLOCK:
+		return (uint64_t)n->grp->number << ARFS_INO_SHIFT | n->docno;
 	case ARFS_NODE_DOC:
 		break;
 	}
@@ -85,13 +89,17 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 	       (n->docno & ((UINT64_C(1) << ARFS_INO_SHIFT) - 1));
 }
 
-static struct arfs_node *find_locked(struct arfs_store_array *arr,
-				     uint64_t docno)
+static const void *owner_of(const struct arfs_node *n)
+{
+	return n->arr ? (const void *)n->arr : (const void *)n->grp;
+}
+
+static struct arfs_node *find_locked(const void *owner, uint64_t docno)
 {
 	struct arfs_node *n;
 
-	for (n = table[slot(arr, docno)]; n; n = n->hnext)
-		if (n->arr == arr && n->docno == docno)
+	for (n = table[slot(owner, docno)]; n; n = n->hnext)
+		if (owner_of(n) == owner && n->docno == docno)
 			return n;
 	return NULL;
 }
@@ -107,28 +115,50 @@ struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
 	return n;
 }
 
-struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
-				 struct arfs_store_array *arr, uint64_t docno,
-				 const char *name)
+static struct arfs_node *ref_locked(enum arfs_node_kind kind,
+				    struct arfs_store_array *arr,
+				    struct arfs_store_group *grp, uint64_t docno)
 {
-	struct arfs_node *n;
-	size_t s = slot(arr, docno);
+	const void *owner = arr ? (const void *)arr : (const void *)grp;
+	struct arfs_node *n = find_locked(owner, docno);
+	size_t s = slot(owner, docno);
 
-	pthread_mutex_lock(&table_lock);
-	n = find_locked(arr, docno);
 	if (!n) {
 		n = calloc(1, sizeof(*n));
 		if (!n)
-			goto out_unlock;
+			return NULL;
 		n->kind = kind;
 		n->arr = arr;
+		n->grp = grp;
 		n->docno = docno;
 		pthread_mutex_init(&n->lock, NULL);
 		n->hnext = table[s];
 		table[s] = n;
 	}
 	n->nlookup++;
-	if (name) {
+	return n;
+}
+
+struct arfs_node *arfs_inode_ref_grp(enum arfs_node_kind kind,
+				     struct arfs_store_group *grp, uint64_t key)
+{
+	struct arfs_node *n;
+
+	pthread_mutex_lock(&table_lock);
+	n = ref_locked(kind, NULL, grp, key);
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
+				 struct arfs_store_array *arr, uint64_t docno,
+				 const char *name)
+{
+	struct arfs_node *n;
+
+	pthread_mutex_lock(&table_lock);
+	n = ref_locked(kind, arr, NULL, docno);
+	if (n && name) {
 		pthread_mutex_lock(&n->lock);
 		if (!n->name || strcmp(n->name, name)) {
 			char *copy = strdup(name);
@@ -139,14 +169,13 @@ struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 		}
 		pthread_mutex_unlock(&n->lock);
 	}
-out_unlock:
 	pthread_mutex_unlock(&table_lock);
 	return n;
 }
 
 static void unlink_locked(struct arfs_node *node)
 {
-	struct arfs_node **pp = &table[slot(node->arr, node->docno)];
+	struct arfs_node **pp = &table[slot(owner_of(node), node->docno)];
 
 	while (*pp && *pp != node)
 		pp = &(*pp)->hnext;

@@ -80,6 +80,9 @@ static void fill_dir_stat(struct stat *st, struct arfs_node *n)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = ARFS_BLKSIZE;
+	st->st_mtim = n->kind == ARFS_NODE_ARRAY ? n->arr->mtime
+						 : arfs_store_mtime(arfs_fs.store);
+	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
 static void fill_doc_stat(struct stat *st, struct arfs_store_array *arr,
@@ -173,11 +176,26 @@ static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
 	return 0;
 }
 
+static bool is_group_kind(enum arfs_node_kind k)
+{
+	return k == ARFS_NODE_GROUP || k == ARFS_NODE_COLUMN ||
+	       k == ARFS_NODE_BLOCK;
+}
+
+/* A folder of a segment group, or the root of a single-group store. */
+static bool in_group(struct arfs_node *dir)
+{
+	return is_group_kind(dir->kind) ||
+	       (dir->kind == ARFS_NODE_ROOT && arfs_grp_root());
+}
+
 static int node_stat(struct arfs_node *n, struct stat *st)
 {
 	struct arfs_docattr a;
 	int rc;
 
+	if (is_group_kind(n->kind))
+		return arfs_grp_stat(n->kind, n->grp, n->docno, st);
 	if (n->kind != ARFS_NODE_DOC) {
 		fill_dir_stat(st, n);
 		return 0;
@@ -240,12 +258,19 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct arfs_node *dir = arfs_inode_get(parent), *n = NULL;
 	struct arfs_store_array *arr = dir_array(dir);
+	struct arfs_store_group *grp;
 	struct stat st;
 	int rc;
 
 	maybe_reload();
 	if (arr) {
 		rc = lookup_doc(arr, name, &n, &st);
+	} else if (in_group(dir)) {
+		rc = arfs_grp_lookup(dir, name, &n, &st);
+	} else if (dir->kind == ARFS_NODE_ROOT &&
+		   (grp = arfs_store_find_group(arfs_fs.store, name))) {
+		n = arfs_inode_ref_grp(ARFS_NODE_GROUP, grp, 0);
+		rc = n ? arfs_grp_stat(ARFS_NODE_GROUP, grp, 0, &st) : -ENOMEM;
 	} else if (dir->kind == ARFS_NODE_ROOT &&
 		   (arr = arfs_store_find(arfs_fs.store, name))) {
 		n = arfs_inode_ref(ARFS_NODE_ARRAY, arr, 0, NULL);
@@ -527,7 +552,9 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc = 0;
 
-	if (n->kind != ARFS_NODE_DOC) {
+	if (is_group_kind(n->kind)) {
+		rc = -EROFS; /* segment groups are read-only in the mount */
+	} else if (n->kind != ARFS_NODE_DOC) {
 		rc = to_set & (FUSE_SET_ATTR_SIZE) ? -EISDIR : -EPERM;
 		if (!(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
 				 FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
@@ -554,6 +581,17 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *n = arfs_inode_get(ino);
 	uint64_t now;
 
+	if (n->kind == ARFS_NODE_BLOCK) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			reply_err(req, -EROFS);
+			return;
+		}
+		fi->keep_cache = 1; /* blocks do not change under a mount */
+		arfs_inode_hold(n);
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			arfs_inode_unhold(n);
+		return;
+	}
 	if (n->kind != ARFS_NODE_DOC) {
 		reply_err(req, -EISDIR);
 		return;
@@ -590,6 +628,20 @@ static void reply_from_buf(fuse_req_t req, struct arfs_buf *buf, size_t size,
 	free(data);
 }
 
+static void read_block(fuse_req_t req, struct arfs_node *n, size_t size,
+		       off_t off)
+{
+	char *data = malloc(size ? size : 1);
+	size_t got = 0;
+	int rc = data ? arfs_grp_read(n, size, off, data, &got) : -ENOMEM;
+
+	if (rc)
+		reply_err(req, rc);
+	else
+		fuse_reply_buf(req, data, got);
+	free(data);
+}
+
 static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			 off_t off, struct fuse_file_info *fi)
 {
@@ -597,9 +649,14 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	struct arfs_docref ref;
 	char name[NAME_MAX + 1];
-	struct arfs_buf *buf = wbuf_pin_extra(n);
+	struct arfs_buf *buf;
 	int rc;
 
+	if (n->kind == ARFS_NODE_BLOCK) {
+		read_block(req, n, size, off);
+		return;
+	}
+	buf = wbuf_pin_extra(n);
 	if (buf) {
 		reply_from_buf(req, buf, size, off);
 		arfs_bufpool_unpin(arfs_fs.pool, buf);
@@ -731,6 +788,8 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_docattr a;
 	int rc;
 
+	if (!arr && in_group(arfs_inode_get(parent)))
+		return -EROFS;
 	if (!arr)
 		return arfs_inode_get(parent)->kind == ARFS_NODE_ROOT ? -EPERM
 								     : -ENOTDIR;
@@ -827,7 +886,8 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	if (!arr) {
-		reply_err(req, dir->kind == ARFS_NODE_ROOT ? -EISDIR : -ENOTDIR);
+		reply_err(req, in_group(dir) ? -EROFS :
+			  dir->kind == ARFS_NODE_ROOT ? -EISDIR : -ENOTDIR);
 		return;
 	}
 	p = arfs_inode_pending(arr, name);
@@ -921,6 +981,10 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (flags & RENAME_EXCHANGE) {
 		reply_err(req, -EINVAL);
+		return;
+	}
+	if (in_group(arfs_inode_get(parent)) || in_group(arfs_inode_get(newparent))) {
+		reply_err(req, -EROFS);
 		return;
 	}
 	if (!arr || !to || arr != to) {
@@ -1033,7 +1097,8 @@ struct dirent_snap {
 	size_t name_off;
 	enum arfs_node_kind kind;
 	struct arfs_store_array *arr;
-	struct arfs_docattr attr;
+	struct arfs_store_group *grp;
+	struct arfs_docattr attr; /* DOC; attr.docno holds the key of others */
 };
 
 struct dir_snap {
@@ -1106,6 +1171,23 @@ static int snap_array(struct dir_snap *d, struct arfs_store_array *arr)
 	return rc ? rc : pc.rc;
 }
 
+struct grp_ctx {
+	struct dir_snap *d;
+	struct arfs_store_group *grp;
+};
+
+static int snap_grp(void *ctx, const char *name, enum arfs_node_kind kind,
+		    uint64_t key)
+{
+	struct grp_ctx *gc = ctx;
+	struct arfs_docattr a = { .docno = key };
+	int rc = snap_add(gc->d, name, kind, NULL, &a);
+
+	if (!rc)
+		gc->d->v[gc->d->n - 1].grp = gc->grp;
+	return rc;
+}
+
 static void snap_free(struct dir_snap *d)
 {
 	if (!d)
@@ -1120,7 +1202,9 @@ static void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct arfs_node *dir = arfs_inode_get(ino);
 	struct arfs_store_array *arr = dir_array(dir), *a;
+	struct arfs_store_group *g;
 	struct dir_snap *d = calloc(1, sizeof(*d));
+	struct grp_ctx gc = { d, NULL };
 	int rc = d ? 0 : -ENOMEM;
 
 	maybe_reload();
@@ -1130,8 +1214,18 @@ static void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		rc = snap_add(d, "..", ARFS_NODE_ROOT, NULL, NULL);
 	if (!rc && arr)
 		rc = snap_array(d, arr);
-	for (size_t i = 0; !rc && !arr && (a = arfs_store_array_at(arfs_fs.store, i)); i++)
-		rc = snap_add(d, a->name, ARFS_NODE_ARRAY, a, NULL);
+	if (!rc && in_group(dir)) {
+		gc.grp = dir->kind == ARFS_NODE_ROOT ? arfs_grp_root() : dir->grp;
+		rc = arfs_grp_list(dir, snap_grp, &gc);
+	} else if (!rc && !arr) {
+		for (size_t i = 0; !rc && (a = arfs_store_array_at(arfs_fs.store, i)); i++)
+			rc = snap_add(d, a->name, ARFS_NODE_ARRAY, a, NULL);
+		gc.grp = NULL;
+		for (size_t i = 0; !rc && (g = arfs_store_group_at(arfs_fs.store, i)); i++) {
+			gc.grp = g;
+			rc = snap_grp(&gc, g->name, ARFS_NODE_GROUP, 0);
+		}
+	}
 	if (rc) {
 		snap_free(d);
 		reply_err(req, rc);
@@ -1148,6 +1242,13 @@ static void entry_stat(struct dirent_snap *e, struct stat *st,
 {
 	struct arfs_node tmp;
 
+	if (is_group_kind(e->kind)) {
+		if (arfs_grp_stat(e->kind, e->grp, e->attr.docno, st)) {
+			memset(st, 0, sizeof(*st)); /* damaged: listed, fails at open */
+			st->st_mode = S_IFREG | 0444;
+		}
+		return;
+	}
 	if (e->kind == ARFS_NODE_DOC) {
 		fill_doc_stat(st, e->arr, &e->attr, e->attr.docno);
 		return;
@@ -1184,7 +1285,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			continue;
 		}
 		n = NULL;
-		if (d->v[i].kind != ARFS_NODE_ROOT) {
+		if (is_group_kind(d->v[i].kind)) {
+			n = arfs_inode_ref_grp(d->v[i].kind, d->v[i].grp,
+					       d->v[i].attr.docno);
+			if (!n)
+				break;
+			e.ino = arfs_inode_id(n);
+			e.attr_timeout = e.entry_timeout = arfs_fs.timeout;
+		} else if (d->v[i].kind != ARFS_NODE_ROOT) {
 			n = arfs_inode_ref(d->v[i].kind, d->v[i].arr,
 					   d->v[i].kind == ARFS_NODE_DOC ?
 					   d->v[i].attr.docno : 0,
@@ -1247,15 +1355,32 @@ static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     size_t size)
 {
-	reply_err(req, -ENODATA);
+	char buf[256];
+	size_t len = 0;
+	int rc = arfs_grp_getxattr(arfs_inode_get(ino), name, buf,
+				   size < sizeof(buf) ? size : sizeof(buf), &len);
+
+	if (rc)
+		reply_err(req, rc);
+	else if (size)
+		fuse_reply_buf(req, buf, len);
+	else
+		fuse_reply_xattr(req, len);
 }
 
 static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (size)
-		fuse_reply_buf(req, NULL, 0);
+	char buf[256];
+	size_t len = 0;
+	int rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
+				    size < sizeof(buf) ? size : sizeof(buf), &len);
+
+	if (rc)
+		reply_err(req, rc);
+	else if (size)
+		fuse_reply_buf(req, buf, len);
 	else
-		fuse_reply_xattr(req, 0);
+		fuse_reply_xattr(req, len);
 }
 
 static void arfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,

@@ -7,6 +7,7 @@
  * with -f (logging to stderr). See docs/arrayfs.1.
  */
 #include "fs.h"
+#include "blockmgr.h"
 #include "util.h"
 
 #include <errno.h>
@@ -111,6 +112,37 @@ static int open_pool(const char *spec, const char *staging)
 	return arfs_bufpool_new(&po, &arfs_fs.pool);
 }
 
+/* Pool, block manager and store, in that order (each uses the one before). */
+static int open_engine(const struct options *o)
+{
+	struct arfs_blockmgr_opts bo = { 0 };
+	struct arfs_store_opts so = { .read_only = o->ro,
+				      .key_length = o->key_length };
+	char *real = realpath(o->store, NULL);
+	int rc;
+
+	if (!real) {
+		fprintf(stderr, "arrayfs: %s: %s\n", o->store, strerror(errno));
+		return -errno;
+	}
+	rc = open_pool(o->pool, real);
+	free(real);
+	if (rc)
+		return rc;
+	bo.pool = arfs_fs.pool;
+	rc = arfs_blockmgr_new(&bo, &arfs_fs.mgr);
+	so.mgr = arfs_fs.mgr;
+	if (!rc)
+		rc = arfs_store_open(o->store, &so, &arfs_fs.store);
+	if (rc) {
+		fprintf(stderr, "arrayfs: %s: cannot open the store: %s\n",
+			o->store, strerror(-rc));
+		arfs_blockmgr_free(arfs_fs.mgr);
+		arfs_bufpool_free(arfs_fs.pool);
+	}
+	return rc;
+}
+
 static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
 	       const char *mountpoint)
 {
@@ -160,6 +192,7 @@ static int shutdown_store(void)
 			 strerror(-rc));
 	arfs_inode_shutdown();
 	arfs_store_close(arfs_fs.store);
+	arfs_blockmgr_free(arfs_fs.mgr);
 	arfs_bufpool_free(arfs_fs.pool);
 	return rc;
 }
@@ -168,7 +201,6 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co;
-	struct arfs_store_opts so;
 	struct options o = { 0 };
 	int rc = 1;
 
@@ -196,21 +228,11 @@ int main(int argc, char **argv)
 	fuse_opt_add_arg(&args, "-odefault_permissions");
 	fuse_opt_add_arg(&args, "-ofsname=arrayfs");
 	fuse_opt_add_arg(&args, "-osubtype=arrayfs");
-	so.read_only = o.ro;
-	so.key_length = o.key_length;
 	arfs_fs.ro = o.ro;
 	arfs_fs.timeout = o.ro ? 1.0 : 60.0;
 	arfs_inode_init();
-	rc = arfs_store_open(o.store, &so, &arfs_fs.store);
+	rc = open_engine(&o);
 	if (rc) {
-		fprintf(stderr, "arrayfs: %s: cannot open the store: %s\n",
-			o.store, strerror(-rc));
-		rc = 1;
-		goto out_opts;
-	}
-	rc = open_pool(o.pool, arfs_store_path(arfs_fs.store));
-	if (rc) {
-		arfs_store_close(arfs_fs.store);
 		rc = 1;
 		goto out_opts;
 	}
