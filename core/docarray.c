@@ -860,15 +860,17 @@ int arfs_docarray_open(const char *dir, const struct arfs_docarray_opts *opts,
 		       struct arfs_docarray **out)
 {
 	struct arfs_docarray *da = calloc(1, sizeof(*da));
-	int rc;
+	int rc, lockfd = -1;
 
 	if (!da)
 		return -ENOMEM;
-	da->lockfd = -1;
-	rc = lock_dir(dir, opts && opts->read_only, &da->lockfd);
+	/* state_load() clears all of *da: keep the lock apart until after. */
+	da->dirfd = da->hfd = da->sfd = -1;
+	rc = lock_dir(dir, opts && opts->read_only, &lockfd);
 	if (!rc)
 		rc = state_load(da, dir, opts && opts->read_only,
 				opts ? opts->key_length : 0);
+	da->lockfd = lockfd;
 	da->dir = strdup(dir);
 	if (!rc && !da->dir)
 		rc = -ENOMEM;
