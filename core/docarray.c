@@ -1148,6 +1148,20 @@ static int tombstone_row(struct arfs_docarray *da, uint64_t row)
 }
 
 /*
+ * Tombstone a row; caller holds commit and lock (write), so that the row
+ * and the index change together: a reader must never find a slot whose
+ * data row is already a tombstone (it would see an empty document).
+ */
+static int tombstone_row_locked(struct arfs_docarray *da, uint64_t row)
+{
+	uint8_t ext[24];
+
+	fill_tomb(ext);
+	return arfs_io_pwrite_all(da->hfd, ext, sizeof(ext),
+				  (off_t)(row * da->rowsize + (size_t)da->K * 4));
+}
+
+/*
  * Leave the id of slot s with one live row: tombstone the shadowed rows
  * before its data row (oldest first; the visible bytes never change) and
  * move its place in document order to the data row.
@@ -1367,14 +1381,16 @@ int arfs_docarray_delete(struct arfs_docarray *da, const char *name,
 	s = commit_find(da, name, name_len, raw, &rc);
 	if (s)
 		rc = undup(da, s);
-	if (s && !rc)
-		rc = tombstone_row(da, s->data);
 	if (s && !rc) {
 		pthread_rwlock_wrlock(&da->lock);
-		da->rowflags[s->data] &= (uint8_t)~ROW_FIRST;
-		slot_remove(da, s);
+		rc = tombstone_row_locked(da, s->data);
+		if (!rc) {
+			da->rowflags[s->data] &= (uint8_t)~ROW_FIRST;
+			slot_remove(da, s);
+		}
 		pthread_rwlock_unlock(&da->lock);
-		note_own_write(da);
+		if (!rc)
+			note_own_write(da);
 	}
 	pthread_mutex_unlock(&da->commit);
 	return rc;
@@ -1416,33 +1432,37 @@ static int rename_over(struct arfs_docarray *da, struct arfs_slot *so,
 	uint8_t ext[24];
 	int rc;
 
+	/* Row writes and index changes under one write lock: see above. */
 	if (d > nd) {
-		rc = header_write(da, d, 0, rawnew, idlen);
-		if (!rc)
-			rc = tombstone_row(da, nd);
-		if (rc)
-			return rc;
 		pthread_rwlock_wrlock(&da->lock);
-		da->rowflags[nd] &= (uint8_t)~ROW_FIRST;
-		slot_remove(da, so);
-		sn->first = sn->data = d;
+		rc = arfs_io_pwrite_all(da->hfd, rawnew, idlen,
+					(off_t)(d * da->rowsize));
+		if (!rc)
+			rc = tombstone_row_locked(da, nd);
+		if (!rc) {
+			da->rowflags[nd] &= (uint8_t)~ROW_FIRST;
+			slot_remove(da, so);
+			sn->first = sn->data = d;
+		}
 		pthread_rwlock_unlock(&da->lock);
-		return 0;
+		return rc;
 	}
 	slot_attr(da, so, &a);
 	memcpy(ext, row_ptr(da, d) + idlen, sizeof(ext));
 	rc = write_record(da, nd, &a);
-	if (!rc)
-		rc = header_write(da, nd, idlen, ext, sizeof(ext));
-	if (!rc)
-		rc = tombstone_row(da, d);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&da->lock);
-	da->rowflags[d] &= (uint8_t)~ROW_FIRST;
-	slot_remove(da, so);
+	rc = arfs_io_pwrite_all(da->hfd, ext, sizeof(ext),
+				(off_t)(nd * da->rowsize + idlen));
+	if (!rc)
+		rc = tombstone_row_locked(da, d);
+	if (!rc) {
+		da->rowflags[d] &= (uint8_t)~ROW_FIRST;
+		slot_remove(da, so);
+	}
 	pthread_rwlock_unlock(&da->lock);
-	return 0;
+	return rc;
 }
 
 int arfs_docarray_rename(struct arfs_docarray *da, const char *old_name,
