@@ -491,13 +491,24 @@ static void fill_sidecar_header(uint8_t hdr[ARFS_SIDECAR_HDR], unsigned K)
 static int write_record(struct arfs_docarray *da, uint64_t row,
 			const struct arfs_docattr *a)
 {
+	static const uint8_t zero[ARFS_SIDECAR_REC];
 	uint8_t rec[ARFS_SIDECAR_REC];
-	uint64_t end = ARFS_SIDECAR_HDR + (row + 1) * ARFS_SIDECAR_REC;
-	int rc;
+	uint64_t end = ARFS_SIDECAR_HDR + (row + 1) * ARFS_SIDECAR_REC, r;
+	int rc = 0;
 
+	/*
+	 * Records from srecs up to row were not valid (a cut last record):
+	 * zero them ("no record"), or extending the file would let a
+	 * half-written record count.
+	 */
+	for (r = da->srecs; !rc && r < row; r++)
+		rc = arfs_io_pwrite_all(da->sfd, zero, sizeof(zero),
+					(off_t)(ARFS_SIDECAR_HDR +
+						r * ARFS_SIDECAR_REC));
 	fill_record(rec, a);
-	rc = arfs_io_pwrite_all(da->sfd, rec, sizeof(rec),
-				(off_t)(end - ARFS_SIDECAR_REC));
+	if (!rc)
+		rc = arfs_io_pwrite_all(da->sfd, rec, sizeof(rec),
+					(off_t)(end - ARFS_SIDECAR_REC));
 	if (rc)
 		return rc;
 	if (row < da->srecs)
