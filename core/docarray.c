@@ -88,6 +88,7 @@ struct arfs_docarray {
 	struct arfs_slot *table;
 	size_t tcap, tused; /* tused counts live and tombstone slots */
 	uint64_t live, bad_rows, dup_rows;
+	uint64_t bad_end_min; /* lowest end of a bad row past body.bin's end */
 	/* Under commit: */
 	uint64_t body_end, next_docno;
 	/* Defaults for rows without a sidecar record. */
@@ -602,6 +603,10 @@ static int index_row(struct arfs_docarray *da, uint64_t r, uint64_t body_size)
 		da->rowflags[r] |= ROW_BAD;
 		da->bad_rows++;
 		log_bad_row(da, r);
+		/* Well formed but past the end: appends must not reach it. */
+		if (row_extent(row + (size_t)da->K * 4, UINT64_MAX, &off, &len) &&
+		    off + len < da->bad_end_min)
+			da->bad_end_min = off + len;
 		return 0;
 	}
 	h = id_hash(row, da->K);
@@ -624,6 +629,7 @@ static int index_build(struct arfs_docarray *da, uint64_t body_size)
 	while (cap < da->nrows * 2)
 		cap *= 2;
 	rc = table_resize(da, cap);
+	da->bad_end_min = UINT64_MAX;
 	for (r = 0; !rc && r < da->nrows; r++)
 		rc = index_row(da, r, body_size);
 	if (da->bad_rows > 5)
@@ -1318,6 +1324,18 @@ int arfs_docarray_put(struct arfs_docarray *da, const char *name,
 	}
 	merge_attr(&a, attr);
 	start = da->body_end;
+	/*
+	 * A corrupt row whose extents end past body.bin is left out; growing
+	 * body.bin over its end would bring it back with other bytes.
+	 */
+	if (start + size >= da->bad_end_min) {
+		arfs_log(ARFS_LOG_ERR, "%s/body.bin: a corrupt row in header.bin "
+			 "ends at offset %" PRIu64 ", past the end (%" PRIu64
+			 "); refusing to append over it (compact the array)",
+			 da->dir, da->bad_end_min, start);
+		rc = -EUCLEAN;
+		goto out_unlock;
+	}
 	rc = copy_in(da, src, ctx, size, start);
 	if (!rc && (flags & ARFS_PUT_FSYNC))
 		rc = arfs_io_fsync(da->body->fd);
