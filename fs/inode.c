@@ -160,6 +160,7 @@ struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 	n = ref_locked(kind, arr, NULL, docno);
 	if (n && name) {
 		pthread_mutex_lock(&n->lock);
+		n->unlinked = false; /* found again under this name */
 		if (!n->name || strcmp(n->name, name)) {
 			char *copy = strdup(name);
 			if (copy) {

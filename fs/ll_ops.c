@@ -851,16 +851,25 @@ static void arfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_entry(req, n, &st);
 }
 
-/* Mark the node of arr/name (if the daemon knows it) as gone. */
-static void forget_name(struct arfs_store_array *arr, const char *name)
+/* The node the daemon knows for arr/name, or NULL. */
+static struct arfs_node *node_of(struct arfs_store_array *arr, const char *name)
 {
 	struct arfs_docref ref;
 	struct arfs_node *n;
 
 	if (arfs_docarray_lookup(arr->da, name, strlen(name), &ref))
-		return;
+		return NULL;
 	n = arfs_inode_find(arr, ref.attr.docno);
 	arfs_docref_release(&ref);
+	return n;
+}
+
+/*
+ * Mark a node whose document is gone (deleted, or replaced by a rename),
+ * so that an open writer's later flush does not bring it back.
+ */
+static void mark_unlinked(struct arfs_node *n)
+{
 	if (!n)
 		return;
 	pthread_mutex_lock(&n->lock);
@@ -881,7 +890,7 @@ static int unlink_pending(struct arfs_node *p)
 
 static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct arfs_node *dir = arfs_inode_get(parent), *p;
+	struct arfs_node *dir = arfs_inode_get(parent), *p, *n;
 	struct arfs_store_array *arr = dir_array(dir);
 	int rc;
 
@@ -895,8 +904,10 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, unlink_pending(p));
 		return;
 	}
-	forget_name(arr, name);
+	n = node_of(arr, name);
 	rc = arfs_docarray_delete(arr->da, name, strlen(name));
+	if (!rc)
+		mark_unlinked(n);
 	reply_err(req, rc);
 }
 
@@ -905,6 +916,7 @@ static int commit_pending(struct arfs_node *p, const char *newname)
 {
 	struct arfs_docattr a, out;
 	struct arfs_buf *buf = wbuf_pin_extra(p);
+	struct arfs_node *target = node_of(p->arr, newname);
 	int rc;
 
 	if (!buf)
@@ -912,12 +924,12 @@ static int commit_pending(struct arfs_node *p, const char *newname)
 	pthread_mutex_lock(&p->lock);
 	a = p->pattr;
 	pthread_mutex_unlock(&p->lock);
-	forget_name(p->arr, newname);
 	rc = arfs_docarray_put(p->arr->da, newname, strlen(newname), buf_src,
 			       buf, arfs_buf_size(buf), &a, 0, &out);
 	arfs_bufpool_unpin(arfs_fs.pool, buf);
 	if (rc)
 		return rc;
+	mark_unlinked(target);
 	pthread_mutex_lock(&p->lock);
 	free(p->name);
 	p->name = strdup(newname);
@@ -976,11 +988,11 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_store_array *arr = dir_array(arfs_inode_get(parent));
 	struct arfs_store_array *to = dir_array(arfs_inode_get(newparent));
 	struct arfs_docref ref;
-	struct arfs_node *p, *n;
+	struct arfs_node *p, *n, *target;
 	int rc;
 
-	if (flags & RENAME_EXCHANGE) {
-		reply_err(req, -EINVAL);
+	if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
 		return;
 	}
 	if (in_group(arfs_inode_get(parent)) || in_group(arfs_inode_get(newparent))) {
@@ -1021,10 +1033,12 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (p)
 		unlink_pending(p);
-	forget_name(arr, newname);
+	target = node_of(arr, newname);
 	rc = arfs_docarray_rename(arr->da, name, strlen(name), newname,
 				  strlen(newname),
 				  flags & RENAME_NOREPLACE ? ARFS_PUT_EXCL : 0);
+	if (!rc && target != n)
+		mark_unlinked(target);
 	if (!rc && n) {
 		char *copy = strdup(newname);
 		pthread_mutex_lock(&n->lock);
