@@ -33,6 +33,10 @@ static const struct fuse_opt option_spec[] = {
 	OPT("key_length=%u", key_length),
 	OPT("ro", ro),
 	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
+	/* fstab words that reach us when mount.fuse3 is called by hand */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
