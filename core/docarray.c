@@ -532,31 +532,33 @@ static int write_record(struct arfs_docarray *da, uint64_t row,
 static int sidecar_create(struct arfs_docarray *da)
 {
 	const char *tmp = ARFS_SIDECAR_NAME ".tmp";
-	uint8_t hdr[ARFS_SIDECAR_HDR], rec[ARFS_SIDECAR_REC];
 	struct arfs_docattr a;
-	size_t i;
+	uint8_t *buf;
+	size_t i, len;
 	int fd, rc;
 
 	fd = arfs_io_openat(da->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return fd;
-	fill_sidecar_header(hdr, da->K);
-	rc = arfs_io_pwrite_all(fd, hdr, sizeof(hdr), 0);
+	/* Built in memory and written at once: one write, not one per row. */
 	pthread_rwlock_rdlock(&da->lock);
-	if (!rc)
-		rc = arfs_io_ftruncate(fd, (off_t)(ARFS_SIDECAR_HDR +
-						   da->nrows * ARFS_SIDECAR_REC));
+	len = ARFS_SIDECAR_HDR + (size_t)da->nrows * ARFS_SIDECAR_REC;
+	buf = calloc(1, len);
+	rc = buf ? 0 : -ENOMEM;
 	for (i = 0; !rc && i < da->tcap; i++) {
 		const struct arfs_slot *s = &da->table[i];
 		if (s->first >= SLOT_TOMB)
 			continue;
 		default_attr(da, s->first, &a);
-		fill_record(rec, &a);
-		rc = arfs_io_pwrite_all(fd, rec, sizeof(rec),
-					(off_t)(ARFS_SIDECAR_HDR +
-						(uint64_t)s->data * ARFS_SIDECAR_REC));
+		fill_record(buf + ARFS_SIDECAR_HDR +
+			    (size_t)s->data * ARFS_SIDECAR_REC, &a);
 	}
 	pthread_rwlock_unlock(&da->lock);
+	if (!rc) {
+		fill_sidecar_header(buf, da->K);
+		rc = arfs_io_pwrite_all(fd, buf, len, 0);
+	}
+	free(buf);
 	if (!rc)
 		rc = arfs_io_fsync(fd);
 	if (!rc)
@@ -1466,13 +1468,25 @@ static int rename_over(struct arfs_docarray *da, struct arfs_slot *so,
 		pthread_rwlock_wrlock(&da->lock);
 		rc = arfs_io_pwrite_all(da->hfd, rawnew, idlen,
 					(off_t)(d * da->rowsize));
-		if (!rc)
-			rc = tombstone_row_locked(da, nd);
-		if (!rc) {
+		if (rc)
+			goto out_unlock;
+		/* Committed: B now reads A's bytes from row d. */
+		slot_remove(da, so);
+		sn->data = d;
+		rc = tombstone_row_locked(da, nd);
+		if (rc) {
+			/*
+			 * B's old row stays: B keeps its place with A's bytes
+			 * (as a reopen shows it); the error is still returned.
+			 */
+			da->rowflags[d] &= (uint8_t)~ROW_FIRST;
+			da->dup_rows++;
+		} else {
 			da->rowflags[nd] &= (uint8_t)~ROW_FIRST;
-			slot_remove(da, so);
-			sn->first = sn->data = d;
+			da->rowflags[d] |= ROW_FIRST;
+			sn->first = d;
 		}
+out_unlock:
 		pthread_rwlock_unlock(&da->lock);
 		return rc;
 	}
@@ -1718,8 +1732,22 @@ int arfs_docarray_compact(struct arfs_docarray *da)
 		if (!rc)
 			rc = rc2;
 	}
-	if (!rc)
-		rc = state_reload(da);
+	/*
+	 * Once the marker exists the new files are the array, even if a step
+	 * above failed: reload (which finishes the renames). If that fails
+	 * too, this handle no longer matches the disk: refuse further writes.
+	 */
+	if (!rc || !faccessat(da->dirfd, COMPACT_MARK, F_OK, 0)) {
+		int rc2 = state_reload(da);
+		if (rc2) {
+			arfs_log(ARFS_LOG_ERR, "%s: compaction committed but the "
+				 "array could not be reopened (%s); read-only until "
+				 "reopened", da->dir, strerror(-rc2));
+			da->ro = true;
+		}
+		if (!rc)
+			rc = rc2;
+	}
 	pthread_mutex_unlock(&da->commit);
 	return rc;
 }

@@ -172,9 +172,10 @@ int arfs_docarray_setattr(struct arfs_docarray *da, const char *name,
 /* Make every commit so far durable (fsync body, header, sidecar). */
 int arfs_docarray_sync(struct arfs_docarray *da);
 /*
- * Rebuild the array without dead bytes, tombstones and duplicate rows, in a
- * sibling directory, fsync'd, then swapped in with one atomic directory
- * exchange. A crash at any point leaves the old or the new array.
+ * Rebuild the array without dead bytes, tombstones and duplicate rows:
+ * new files beside the old ones (*.compact), fsync'd, a marker file as the
+ * commit point, then renamed into place (docs/FORMAT.md 1.6). A crash at
+ * any point leaves the old or the new array once reopened by this engine.
  */
 int arfs_docarray_compact(struct arfs_docarray *da);
 

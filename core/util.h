@@ -81,7 +81,7 @@ void arfs_log_set_level(enum arfs_log_level max);
 /* Prefix for the default stderr sink, e.g. "arrayctl". Not copied. */
 void arfs_log_set_prefix(const char *prefix);
 
-/* a + b into *out; false on overflow (then *out is unspecified). */
+/* a + b into *out; true on overflow (then *out is unspecified). */
 static inline bool arfs_add_overflows(uint64_t a, uint64_t b, uint64_t *out)
 {
 	return __builtin_add_overflow(a, b, out);

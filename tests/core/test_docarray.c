@@ -501,9 +501,9 @@ static int run_check(const char *dir, unsigned K)
  * Reopen read-only and compare the engine's view with the model (the
  * files on disk may be mid-compaction: the view is what counts).
  */
-static void verify_view(const char *dir, unsigned K, const struct model *m)
+static void verify_open(struct arfs_docarray *da, const struct model *m)
 {
-	struct arfs_docarray *da = open_da(dir, K, true);
+	const char *dir = "(open handle)";
 	struct arfs_docattr a;
 	char name[NAME_CAP];
 	uint64_t cursor = 0;
@@ -527,6 +527,13 @@ static void verify_view(const char *dir, unsigned K, const struct model *m)
 	if (i != m->n)
 		fail_msg("%s: %zu documents listed, want %zu", dir, i, m->n);
 	assert_int_equal(arfs_docarray_count(da), m->n);
+}
+
+static void verify_view(const char *dir, unsigned K, const struct model *m)
+{
+	struct arfs_docarray *da = open_da(dir, K, true);
+
+	verify_open(da, m);
 	arfs_docarray_close(da);
 	assert_int_equal(run_check(dir, K), 0);
 }
@@ -1764,11 +1771,14 @@ static void test_compact_roll_forward(void **state)
 			fault_arm(kind, at);
 			assert_true(arfs_docarray_compact(da) < 0);
 			assert_true(fault_disarm());
+			/* Past the marker the handle reloads the new array. */
+			verify_open(da, &m);
 			arfs_docarray_close(da);
-			assert_true(exists(dir, "arrayfs.compact"));
-			/* A read-only open leaves the marker. */
-			verify_view(dir, 36, &m);
-			assert_true(exists(dir, "arrayfs.compact"));
+			if (exists(dir, "arrayfs.compact")) {
+				/* A read-only open leaves the marker. */
+				verify_view(dir, 36, &m);
+				assert_true(exists(dir, "arrayfs.compact"));
+			}
 			da = open_da(dir, 36, false);
 			arfs_docarray_close(da);
 			no_leftovers(dir);
