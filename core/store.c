@@ -90,7 +90,8 @@ static int add_group(struct arfs_store *st, const char *name, const char *path)
 		return -ENOMEM;
 	}
 	rc = arfs_group_open(path, &sg->g);
-	if (!rc && !(sg->cols = calloc(sg->g->ncols + 1, sizeof(*sg->cols))))
+	if (!rc && (!(sg->cols = calloc(sg->g->ncols + 1, sizeof(*sg->cols))) ||
+		    !(sg->col_err = calloc(sg->g->ncols + 1, sizeof(int)))))
 		rc = -ENOMEM;
 	v = rc ? NULL : realloc(st->groups, (st->ngroups + 1) * sizeof(*v));
 	if (!v) {
@@ -99,6 +100,7 @@ static int add_group(struct arfs_store *st, const char *name, const char *path)
 				 "group (%s); skipped", path, strerror(-rc));
 		arfs_group_free(sg->g);
 		free(sg->cols);
+		free(sg->col_err);
 		free(sg->name);
 		free(sg);
 		return rc == -ENOMEM || !rc ? -ENOMEM : 0;
@@ -286,6 +288,7 @@ void arfs_store_close(struct arfs_store *st)
 		arfs_group_free(sg->g);
 		pthread_mutex_destroy(&sg->lock);
 		free(sg->cols);
+		free(sg->col_err);
 		free(sg->name);
 		free(sg);
 	}
@@ -448,8 +451,11 @@ int arfs_store_column(struct arfs_store *st, struct arfs_store_group *sg,
 	if (!st->mgr)
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&sg->lock);
-	if (!sg->cols[c])
-		rc = arfs_blockmgr_open_column(st->mgr, sg->g, c, &sg->cols[c]);
+	/* A damaged column is reported once, then fails fast. */
+	rc = sg->col_err[c];
+	if (!rc && !sg->cols[c])
+		rc = sg->col_err[c] = arfs_blockmgr_open_column(st->mgr, sg->g, c,
+								&sg->cols[c]);
 	*out = sg->cols[c];
 	pthread_mutex_unlock(&sg->lock);
 	return rc;

@@ -55,6 +55,7 @@ struct arfs_store_group {
 	struct timespec mtime;   /* of the group's index file at open */
 	pthread_mutex_t lock;    /* protects cols */
 	struct arfs_column **cols; /* [g->ncols], opened on first use */
+	int *col_err;            /* [g->ncols], a failed open, remembered */
 };
 
 struct arfs_store;

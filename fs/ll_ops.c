@@ -995,7 +995,11 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
 		return;
 	}
-	if (in_group(arfs_inode_get(parent)) || in_group(arfs_inode_get(newparent))) {
+	if (in_group(arfs_inode_get(parent)) || in_group(arfs_inode_get(newparent)) ||
+	    (arfs_inode_get(parent)->kind == ARFS_NODE_ROOT &&
+	     arfs_store_find_group(arfs_fs.store, name)) ||
+	    (arfs_inode_get(newparent)->kind == ARFS_NODE_ROOT &&
+	     arfs_store_find_group(arfs_fs.store, newname))) {
 		reply_err(req, -EROFS);
 		return;
 	}
@@ -1054,13 +1058,14 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
-	reply_err(req, -EPERM); /* a document has exactly one name */
+	/* A document has exactly one name; groups are read-only. */
+	reply_err(req, in_group(arfs_inode_get(newparent)) ? -EROFS : -EPERM);
 }
 
 static void arfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
-	reply_err(req, -EPERM);
+	reply_err(req, in_group(arfs_inode_get(parent)) ? -EROFS : -EPERM);
 }
 
 /* ---- folders ---- */
@@ -1073,6 +1078,10 @@ static void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int rc;
 
+	if (in_group(dir)) {
+		reply_err(req, -EROFS);
+		return;
+	}
 	if (dir->kind != ARFS_NODE_ROOT || arfs_store_is_single(arfs_fs.store)) {
 		reply_err(req, -EPERM); /* arrays hold documents only */
 		return;
@@ -1095,6 +1104,11 @@ static void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct arfs_node *dir = arfs_inode_get(parent);
 
+	if (in_group(dir) || (dir->kind == ARFS_NODE_ROOT &&
+			      arfs_store_find_group(arfs_fs.store, name))) {
+		reply_err(req, -EROFS);
+		return;
+	}
 	if (dir->kind != ARFS_NODE_ROOT || arfs_store_is_single(arfs_fs.store)) {
 		reply_err(req, -ENOTDIR);
 		return;
@@ -1251,26 +1265,33 @@ static void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		snap_free(d);
 }
 
-static void entry_stat(struct dirent_snap *e, struct stat *st,
-		       struct arfs_node *dir)
+/* 0, or -errno for an entry that cannot be stat'ed (a damaged block). */
+static int entry_stat(struct dirent_snap *e, struct stat *st,
+		      struct arfs_node *dir)
 {
 	struct arfs_node tmp;
+	int rc;
 
 	if (is_group_kind(e->kind)) {
-		if (arfs_grp_stat(e->kind, e->grp, e->attr.docno, st)) {
-			memset(st, 0, sizeof(*st)); /* damaged: listed, fails at open */
+		rc = arfs_grp_stat(e->kind, e->grp, e->attr.docno, st);
+		if (rc) {
+			/* Listed (d_ino, type); lookup and open report the error. */
+			memset(st, 0, sizeof(*st));
+			st->st_ino = (uint64_t)e->grp->number << ARFS_INO_SHIFT |
+				     e->attr.docno;
 			st->st_mode = S_IFREG | 0444;
 		}
-		return;
+		return rc;
 	}
 	if (e->kind == ARFS_NODE_DOC) {
 		fill_doc_stat(st, e->arr, &e->attr, e->attr.docno);
-		return;
+		return 0;
 	}
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.kind = e->kind;
 	tmp.arr = e->arr;
 	fill_dir_stat(st, e->kind == ARFS_NODE_ROOT ? dir : &tmp);
+	return 0;
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1281,6 +1302,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = malloc(size), *name;
 	size_t used = 0, ent;
 	struct fuse_entry_param e;
+	bool bad;
 
 	if (!buf) {
 		reply_err(req, -ENOMEM);
@@ -1289,7 +1311,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (size_t i = (size_t)off; i < d->n; i++) {
 		name = d->names + d->v[i].name_off;
 		memset(&e, 0, sizeof(e));
-		entry_stat(&d->v[i], &e.attr, dir);
+		bad = entry_stat(&d->v[i], &e.attr, dir) != 0;
 		if (!plus) {
 			ent = fuse_add_direntry(req, buf + used, size - used, name,
 						&e.attr, (off_t)i + 1);
@@ -1299,7 +1321,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			continue;
 		}
 		n = NULL;
-		if (is_group_kind(d->v[i].kind)) {
+		if (bad) {
+			/* No entry for the kernel to cache: a lookup reports. */
+		} else if (is_group_kind(d->v[i].kind)) {
 			n = arfs_inode_ref_grp(d->v[i].kind, d->v[i].grp,
 					       d->v[i].attr.docno);
 			if (!n)
@@ -1363,7 +1387,8 @@ static void arfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
-	reply_err(req, -EOPNOTSUPP);
+	reply_err(req, is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
+							       : -EOPNOTSUPP);
 }
 
 static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1400,7 +1425,8 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void arfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,
 				const char *name)
 {
-	reply_err(req, -EOPNOTSUPP);
+	reply_err(req, is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
+							       : -EOPNOTSUPP);
 }
 
 static void arfs_ll_init(void *userdata, struct fuse_conn_info *conn)
