@@ -746,10 +746,48 @@ static int choose_key_length(struct arfs_docarray *da, unsigned want)
 	return 0;
 }
 
+/*
+ * The bytes of header.bin that hold whole rows, in *hsize. A size that is
+ * not a multiple of the row size is refused (-EUCLEAN), except for the
+ * trace of an interrupted append: a row that crosses a page boundary is
+ * not written atomically, so a writer killed in that pwrite leaves part of
+ * a row at the end. That part is no commit (the whole row is the commit
+ * point) and is recognized by the sidecar, which fixes the key length and
+ * already holds the record of that row (written before it). It is ignored;
+ * a read-write open cuts it off.
+ */
+static int header_whole_rows(struct arfs_docarray *da, uint64_t *hsize)
+{
+	uint64_t size = (uint64_t)da->st_h.st_size;
+	uint64_t rows = size / da->rowsize;
+	int rc;
+
+	*hsize = rows * da->rowsize;
+	if (size == *hsize)
+		return 0;
+	if (da->sfd < 0 || (uint64_t)da->st_s.st_size <
+	    ARFS_SIDECAR_HDR + (rows + 1) * ARFS_SIDECAR_REC) {
+		arfs_log(ARFS_LOG_ERR, "%s/header.bin: size %" PRIu64 " is not "
+			 "a multiple of the row size %zu (key length %u)",
+			 da->dir, size, da->rowsize, da->K);
+		return -EUCLEAN;
+	}
+	arfs_log(ARFS_LOG_WARNING, "%s/header.bin: offset %" PRIu64 ": %"
+		 PRIu64 " bytes of an interrupted row append; %s", da->dir,
+		 *hsize, size - *hsize, da->ro ? "ignored" : "cut off");
+	if (da->ro)
+		return 0;
+	rc = arfs_io_ftruncate(da->hfd, (off_t)*hsize);
+	if (!rc && fstat(da->hfd, &da->st_h))
+		rc = -errno;
+	return rc;
+}
+
 static int load_files(struct arfs_docarray *da, unsigned want_K)
 {
 	int flags = da->ro ? O_RDONLY : O_RDWR;
 	bool use_compact;
+	uint64_t hsize;
 	struct stat dst;
 	int bfd, rc;
 
@@ -778,19 +816,16 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 		return -errno;
 	if (da->sfd >= 0 && fstat(da->sfd, &da->st_s))
 		return -errno;
-	if (da->st_h.st_size % (off_t)da->rowsize) {
-		arfs_log(ARFS_LOG_ERR, "%s/header.bin: size %lld is not a "
-			 "multiple of the row size %zu (key length %u)",
-			 da->dir, (long long)da->st_h.st_size, da->rowsize, da->K);
-		return -EUCLEAN;
-	}
-	if ((uint64_t)da->st_h.st_size / da->rowsize > ARFS_MAX_ROWS)
+	rc = header_whole_rows(da, &hsize);
+	if (rc)
+		return rc;
+	if (hsize / da->rowsize > ARFS_MAX_ROWS)
 		return -EFBIG;
 	da->def_mtime = da->st_b.st_mtim;
 	da->def_uid = dst.st_uid;
 	da->def_gid = dst.st_gid;
 	da->body_end = (uint64_t)da->st_b.st_size;
-	rc = remap(da->hfd, &da->hmap, &da->hmap_cap, (uint64_t)da->st_h.st_size);
+	rc = remap(da->hfd, &da->hmap, &da->hmap_cap, hsize);
 	if (rc)
 		return rc;
 	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR) {
@@ -801,10 +836,10 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 		if (rc)
 			return rc;
 	}
-	rc = ensure_rows(da, (uint64_t)da->st_h.st_size / da->rowsize);
+	rc = ensure_rows(da, hsize / da->rowsize);
 	if (rc)
 		return rc;
-	da->nrows = (uint64_t)da->st_h.st_size / da->rowsize;
+	da->nrows = hsize / da->rowsize;
 	return index_build(da, da->body_end);
 }
 
