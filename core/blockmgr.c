@@ -47,6 +47,7 @@ struct seg_handle {
 	struct seg_handle *next;	/* mgr->segs list [L] */
 	struct seg_handle *lru_prev, *lru_next; /* [L] */
 	char *path;
+	uint64_t committed;		/* parse length; 0 whole file */
 	struct arfs_segment *seg;
 	uint64_t id;
 	unsigned refs, busy;		/* [L] */
@@ -184,8 +185,10 @@ static int fd_get(struct arfs_blockmgr *mgr, struct seg_handle *h)
 	if (h->fd < 0) {
 		rc = fd_open(mgr, h);
 		if (!rc && h->seg) {
+			/* appends past the committed length are fine: the
+			 * blocks and table read here are never rewritten */
 			size = arfs_io_size(h->fd);
-			if (size != (off_t)h->seg->file_size) {
+			if (size < (off_t)h->seg->file_size) {
 				arfs_log(ARFS_LOG_ERR, "%s: file changed size "
 					 "since it was opened", h->path);
 				fd_close(mgr, h);
@@ -249,13 +252,14 @@ static int seg_parse(struct arfs_blockmgr *mgr, struct seg_handle *h,
 		return rc;
 	}
 	h->busy++;
-	rc = arfs_segment_parse(h->fd, name, &h->seg);
+	rc = arfs_segment_parse_len(h->fd, name, h->committed, &h->seg);
 	h->busy--;
 	return rc;
 }
 
 static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
-		   const char *name, struct seg_handle **out)
+		   const char *name, uint64_t committed,
+		   struct seg_handle **out)
 {
 	struct seg_handle *h;
 	char *path;
@@ -264,7 +268,7 @@ static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
 	for (h = mgr->segs; h; h = h->next)
-		if (!strcmp(h->path, path)) {
+		if (!strcmp(h->path, path) && h->committed == committed) {
 			free(path);
 			h->refs++;
 			*out = h;
@@ -276,6 +280,7 @@ static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
 		return -ENOMEM;
 	}
 	h->path = path;
+	h->committed = committed;
 	h->fd = -1;
 	h->refs = 1;
 	h->id = mgr->next_id++;
@@ -359,7 +364,8 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 	}
 	pthread_mutex_lock(&mgr->lock);
 	for (uint64_t s = 0; !rc && s < sx->nsegs; s++) {
-		rc = seg_get(mgr, g->dir, sx->seg_files[s], &col->segs[s]);
+		rc = seg_get(mgr, g->dir, sx->seg_files[s], sx->seg_len[s],
+			     &col->segs[s]);
 		if (!rc)
 			rc = arfs_group_check_segment(sx, s, col->segs[s]->seg);
 	}

@@ -31,7 +31,7 @@
  *
  * Errors: -EUCLEAN for corrupt files (logged once per bad block, the
  * block then fails fast with the same error), -ESTALE if a segment file
- * changed size since it was parsed, -ERANGE for a block number out of
+ * shrank below the length it was parsed at (appends are harmless), -ERANGE for a block number out of
  * range, -ENOMEM, -errno of I/O.
  */
 #ifndef ARFS_BLOCKMGR_H

@@ -30,6 +30,27 @@ int arfs_codec_lz4_decompress(void *dst, size_t dst_len, const void *src,
 	return 0;
 }
 
+size_t arfs_codec_lz4_bound(size_t src_len)
+{
+	if (src_len > (size_t)LZ4_MAX_INPUT_SIZE)
+		return 0;
+	return (size_t)LZ4_compressBound((int)src_len);
+}
+
+ssize_t arfs_codec_lz4_compress(void *dst, size_t dst_cap, const void *src,
+				size_t src_len)
+{
+	int n;
+
+	if (src_len > (size_t)LZ4_MAX_INPUT_SIZE)
+		return -EINVAL;
+	if (src_len == 0)
+		return 0;
+	n = LZ4_compress_default(src, dst, (int)src_len,
+				 dst_cap > INT_MAX ? INT_MAX : (int)dst_cap);
+	return n > 0 ? n : -ENOSPC;
+}
+
 size_t arfs_codec_zstd_bound(size_t src_len)
 {
 	return ZSTD_compressBound(src_len);

@@ -25,6 +25,16 @@
 int arfs_codec_lz4_decompress(void *dst, size_t dst_len, const void *src,
 			      size_t src_len);
 
+/* Largest raw LZ4 block for src_len bytes (0 if src_len is too large). */
+size_t arfs_codec_lz4_bound(size_t src_len);
+/*
+ * Compress src into one raw LZ4 block (LZ4_compress_default, what Turi
+ * writes). Returns the compressed size, or -ENOSPC when dst is too small,
+ * -EINVAL when src_len exceeds LZ4's limit.
+ */
+ssize_t arfs_codec_lz4_compress(void *dst, size_t dst_cap, const void *src,
+				size_t src_len);
+
 /* Largest compressed size of src_len bytes (for sizing dst). */
 size_t arfs_codec_zstd_bound(size_t src_len);
 /*

@@ -190,6 +190,10 @@ static int check_seg_files(const char *dir, struct arfs_sidx *sx)
 		if (rc || !S_ISREG(st.st_mode))
 			return bad(sx->file, "segment file '%s' is missing",
 				   sx->seg_files[s]);
+		if ((uint64_t)st.st_size < sx->seg_len[s])
+			return bad(sx->file, "segment file '%s' is shorter "
+				   "than its committed length (truncated?)",
+				   sx->seg_files[s]);
 	}
 	return 0;
 }
@@ -234,12 +238,21 @@ static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
 		return bad(sx->file, "no columns array%s", NULL);
 	sx->ncols = json_array_size(cols);
 	sx->seg_files = calloc(sx->nsegs + 1, sizeof(char *));
+	sx->seg_len = calloc(sx->nsegs + 1, sizeof(uint64_t));
 	sx->types = calloc(sx->ncols + 1, 1);
 	sx->seg_rows = calloc(sx->ncols + 1, sizeof(uint64_t *));
-	if (!sx->seg_files || !sx->types || !sx->seg_rows)
+	if (!sx->seg_files || !sx->types || !sx->seg_rows || !sx->seg_len)
 		return -ENOMEM;
 	rc = per_segment(sx->file, json_object_get(root, "segment_files"),
 			 sx->nsegs, "segment_files", get_name, sx->seg_files);
+	/* arrayfs' committed lengths: optional, ignored by other readers */
+	if (!rc && json_object_get(root, "segment_lengths")) {
+		sx->has_seg_len = true;
+		rc = per_segment(sx->file,
+				 json_object_get(root, "segment_lengths"),
+				 sx->nsegs, "segment_lengths", get_rows,
+				 sx->seg_len);
+	}
 	for (c = 0; !rc && c < sx->ncols; c++)
 		rc = parse_column(sx, c, json_array_get(cols, c));
 	return rc;
@@ -287,6 +300,7 @@ static void sidx_release(struct arfs_sidx *sx)
 	for (uint64_t c = 0; sx->seg_rows && c < sx->ncols; c++)
 		free(sx->seg_rows[c]);
 	free(sx->seg_files);
+	free(sx->seg_len);
 	free(sx->seg_rows);
 	free(sx->types);
 	free(sx->file);
@@ -525,9 +539,19 @@ static int open_frame(struct arfs_group *g, const char *file)
 	}
 	free(fi.names);
 	free(fi.files);
-	if (!rc && fi.have_nrows && g->ncols && g->cols[0].rows != fi.nrows)
-		rc = bad(file, "[sframe] nrows differs from the columns' row "
-			 "count%s", NULL);
+	/*
+	 * arrayfs rewrites nrows after the .sidx (its commit point), so an
+	 * index carrying segment_lengths may be ahead of nrows after a crash:
+	 * the .sidx wins. Turi's own files must agree.
+	 */
+	if (!rc && fi.have_nrows && g->ncols && g->cols[0].rows != fi.nrows) {
+		if (g->cols[0].sidx->has_seg_len)
+			arfs_log(ARFS_LOG_INFO, "%s: [sframe] nrows lags the "
+				 "index; using the index", file);
+		else
+			rc = bad(file, "[sframe] nrows differs from the "
+				 "columns' row count%s", NULL);
+	}
 	return rc;
 }
 

@@ -36,6 +36,14 @@ struct arfs_sidx {
 	uint64_t ncols;
 	uint8_t *types;		/* [ncols] enum arfs_ftype */
 	uint64_t **seg_rows;	/* [ncols][nsegs] rows per segment */
+	/*
+	 * [nsegs] committed length of each segment file (the index's
+	 * "segment_lengths", an arrayfs key), 0 when the index has none
+	 * (the whole file is committed, as in Turi's own files). A segment
+	 * file longer than this holds an interrupted append past the end.
+	 */
+	uint64_t *seg_len;
+	bool has_seg_len;	/* the index carries segment_lengths */
 };
 
 struct arfs_group_column {

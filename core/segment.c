@@ -207,6 +207,12 @@ int arfs_segment_parse_mem(const void *file, size_t file_len,
 
 int arfs_segment_parse(int fd, const char *name, struct arfs_segment **out)
 {
+	return arfs_segment_parse_len(fd, name, 0, out);
+}
+
+int arfs_segment_parse_len(int fd, const char *name, uint64_t committed,
+			   struct arfs_segment **out)
+{
 	struct arfs_segment *seg = NULL;
 	uint8_t foot[8], *tab = NULL;
 	uint64_t off, len;
@@ -216,6 +222,13 @@ int arfs_segment_parse(int fd, const char *name, struct arfs_segment **out)
 
 	if (size < 0)
 		return (int)size;
+	if (committed) {
+		if ((uint64_t)size < committed)
+			return seg_corrupt(name, (uint64_t)size, "file shorter "
+					   "than its committed length "
+					   "(truncated?)");
+		size = (off_t)committed;
+	}
 	if (size < 8)
 		return seg_corrupt(name, 0, "file too short for a footer "
 				   "(truncated?)");

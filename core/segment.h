@@ -59,6 +59,14 @@ struct arfs_segment {
  * On success *out is owned by the caller (arfs_segment_free()).
  */
 int arfs_segment_parse(int fd, const char *name, struct arfs_segment **out);
+/*
+ * As arfs_segment_parse(), for a file whose committed length is `len`
+ * (docs/FORMAT.md 2.11): the footer is read at len - 8 and bytes past len
+ * are ignored. len 0 means the whole file. A file shorter than len is
+ * -EUCLEAN. seg->file_size is then len.
+ */
+int arfs_segment_parse_len(int fd, const char *name, uint64_t len,
+			   struct arfs_segment **out);
 /* Parse a table from a whole-file image in memory (tests, tools). */
 int arfs_segment_parse_mem(const void *file, size_t file_len,
 			   const char *name, struct arfs_segment **out);

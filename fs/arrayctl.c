@@ -43,6 +43,10 @@ static const char usage_text[] =
 	"  cat GROUP COLUMN       the column's values, one per line\n"
 	"  check GROUP            decode every block; exit 0 when sound\n"
 	"  info GROUP             index, segments, rows\n"
+	"  import FILE.csv GROUP  new group from CSV (header row, inferred types)\n"
+	"  export GROUP [FILE]    the group as CSV (stdout by default)\n"
+	"  compact GROUP          rewrite segments without dead blocks\n"
+	"  convert --lz4 GROUP    rewrite with LZ4 blocks (Turi's own flags)\n"
 	"\n"
 	"Options:\n"
 	"  --key-length N   id length in characters (default: as recorded, or 36)\n"
@@ -384,7 +388,11 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage(stderr, 2);
-	if (optind + 1 < argc && arrayctl_is_group(argv[optind + 1]) &&
+	if (optind + 1 < argc &&
+	    (arrayctl_is_group(argv[optind + 1]) ||
+	     !strcmp(argv[optind], "import") ||
+	     !strcmp(argv[optind], "export") ||
+	     !strcmp(argv[optind], "convert")) &&
 	    !wants_help(argc - optind - 1, argv + optind + 1)) {
 		c = arrayctl_group_cmd(argv[optind], argc - optind - 1,
 				       argv + optind + 1);

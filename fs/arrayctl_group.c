@@ -1,13 +1,17 @@
 /*
- * arrayctl_group.c - arrayctl for segment groups: ls, cat, check, info.
+ * arrayctl_group.c - arrayctl for segment groups.
  *
  *   ls GROUP           one line per column: name, type, rows, blocks,
  *                      stored bytes, decoded bytes
  *   cat GROUP COLUMN   the column as text, one value per line (the same
  *                      bytes as `cat MOUNT/group/COLUMN/ *` in the mount)
  *   check GROUP        decode every block; exit 0 when sound, else 1 and
- *                      one line per problem
+ *                      one line per problem; notes uncommitted tails
  *   info GROUP         index files, segments, columns, rows, sizes
+ *   import FILE.csv GROUP   build a new group from CSV (core/csv.c)
+ *   export GROUP [FILE.csv] write the group as CSV (stdout by default)
+ *   compact GROUP      rewrite segments without dead bytes
+ *   convert --lz4 GROUP     rewrite with LZ4 blocks only (Turi's flags)
  *
  * Everything goes through core/ (group, blockmgr): this file only parses
  * arguments and prints. Core's log messages name file and offset; they are
@@ -16,7 +20,9 @@
 #include "arrayctl_group.h"
 
 #include "blockmgr.h"
+#include "csv.h"
 #include "group.h"
+#include "groupw.h"
 #include "segment.h"
 #include "typed.h"
 #include "util.h"
@@ -26,6 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static int fail(const char *file, int rc)
 {
@@ -166,10 +175,36 @@ static int check_column(struct arfs_group *g, struct arfs_blockmgr *mgr,
 	return problems;
 }
 
+/* Segment files longer than the committed length the index records. */
+static void check_tails(struct arfs_group *g)
+{
+	const struct arfs_sidx *sx;
+	struct stat st;
+	char path[4096];
+
+	for (uint64_t i = 0; i < g->nsidx; i++) {
+		sx = &g->sidx[i];
+		for (uint64_t s = 0; s < sx->nsegs; s++) {
+			snprintf(path, sizeof(path), "%s/%s", g->dir,
+				 sx->seg_files[s]);
+			if (!sx->seg_len[s] || stat(path, &st) ||
+			    (uint64_t)st.st_size <= sx->seg_len[s])
+				continue;
+			printf("note: %s: %" PRIu64 " bytes past the committed "
+			       "length %" PRIu64 " (an interrupted write; "
+			       "ignored, and removed at the next writable "
+			       "open)\n", sx->seg_files[s],
+			       (uint64_t)st.st_size - sx->seg_len[s],
+			       sx->seg_len[s]);
+		}
+	}
+}
+
 static int cmd_check(struct arfs_group *g, struct arfs_blockmgr *mgr)
 {
 	int problems = 0;
 
+	check_tails(g);
 	for (uint64_t c = 0; c < g->ncols; c++)
 		problems += check_column(g, mgr, c);
 	if (problems) {
@@ -205,12 +240,169 @@ static int cmd_info(struct arfs_group *g)
 	return 0;
 }
 
+/* ---- writing commands ------------------------------------------------- */
+
+struct progress {
+	struct timespec start, last;
+	bool tty;
+};
+
+static double since(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - a->tv_sec) +
+	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void show_progress(void *ctx, int pass, uint64_t done, uint64_t total,
+			  uint64_t rows)
+{
+	struct progress *p = ctx;
+	double frac = total ? (double)done / (double)total : 1, t;
+	char bar[31];
+	int fill;
+
+	if (!p->tty || since(&p->last) < 0.1)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &p->last);
+	t = since(&p->start);
+	fill = (int)(frac * 30);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(30 - fill));
+	bar[30] = 0;
+	fprintf(stderr, "\r%s [%s] %3d%%  %" PRIu64 " rows  %.1f MB/s ",
+		pass == 1 ? "checking" : "encoding", bar, (int)(frac * 100),
+		rows, t > 0 ? (double)done / 1e6 / t : 0);
+}
+
+static void print_summary(const char *csv, const char *group,
+			  const struct arfs_csv_summary *sum, double secs)
+{
+	printf("imported %s -> %s\n", csv, group);
+	printf("rows:        %" PRIu64 "\n", sum->rows);
+	printf("columns:     %" PRIu64 "\n", sum->cols);
+	for (uint64_t c = 0; c < sum->cols; c++)
+		printf("  %-24s %s\n", sum->names[c],
+		       arfs_ftype_name(sum->types[c]));
+	printf("blocks:      %" PRIu64 "\n", sum->blocks);
+	printf("csv bytes:   %" PRIu64 "\n", sum->csv_bytes);
+	printf("on disk:     %" PRIu64 " bytes (index and segments)\n",
+	       sum->disk_bytes);
+	printf("compression: %.2f (csv bytes / bytes on disk)\n",
+	       sum->disk_bytes ? (double)sum->csv_bytes /
+				 (double)sum->disk_bytes : 0);
+	printf("time:        %.2f s, %.0f rows/s, %.1f MB/s\n", secs,
+	       secs > 0 ? (double)sum->rows / secs : 0,
+	       secs > 0 ? (double)sum->csv_bytes / 1e6 / secs : 0);
+}
+
+/* import [--block-size N] [--segment-rows N] [--lz4|--no-compress]
+ *        [--no-fsync] FILE.csv GROUP */
+static int cmd_import(int argc, char **argv)
+{
+	struct arfs_csv_import_opts o = { .progress = show_progress };
+	struct arfs_csv_summary sum;
+	struct progress p = { .tty = isatty(2) };
+	char err[512];
+	int i, rc;
+
+	for (i = 0; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		if (!strcmp(argv[i], "--block-size") && i + 1 < argc)
+			o.gw.block_target = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--segment-rows") && i + 1 < argc)
+			o.segment_rows = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--lz4"))
+			o.gw.compress = ARFS_GROUPW_LZ4;
+		else if (!strcmp(argv[i], "--no-compress"))
+			o.gw.compress = ARFS_GROUPW_NONE;
+		else if (!strcmp(argv[i], "--no-fsync"))
+			o.gw.no_fsync = true;
+		else
+			break;
+	}
+	if (argc - i != 2) {
+		fprintf(stderr, "usage: arrayctl import [--block-size BYTES] "
+			"[--segment-rows N] [--lz4|--no-compress] [--no-fsync] "
+			"FILE.csv GROUP\n");
+		return 2;
+	}
+	o.ctx = &p;
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	p.last = p.start;
+	rc = arfs_csv_import(argv[i], argv[i + 1], &o, &sum, err, sizeof(err));
+	if (p.tty)
+		fprintf(stderr, "\r%*s\r", 79, "");
+	if (rc == -EEXIST) {
+		fprintf(stderr, "arrayctl: %s: already exists\n", argv[i + 1]);
+		return 1;
+	}
+	if (rc && err[0]) {
+		fprintf(stderr, "arrayctl: %s: %s (nothing written)\n",
+			argv[i], err);
+		return 1;
+	}
+	if (rc)
+		return fail(argv[i], rc);
+	print_summary(argv[i], argv[i + 1], &sum, since(&p.start));
+	arfs_csv_summary_release(&sum);
+	return 0;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+	FILE *out = stdout;
+	int rc;
+
+	if (argc < 1 || argc > 2) {
+		fprintf(stderr, "usage: arrayctl export GROUP [FILE.csv]\n");
+		return 2;
+	}
+	if (argc == 2 && !(out = fopen(argv[1], "w")))
+		return fail(argv[1], -errno);
+	rc = arfs_csv_export(argv[0], out);
+	if (out != stdout && fclose(out) && !rc)
+		rc = -EIO;
+	return rc ? fail(argv[0], rc) : 0;
+}
+
+static int rewrite(const char *path, enum arfs_groupw_compress mode)
+{
+	struct arfs_groupw *gw;
+	uint64_t before;
+	int rc = arfs_groupw_open(path, NULL, &gw);
+
+	if (rc)
+		return fail(path, rc);
+	before = arfs_groupw_disk_bytes(gw);
+	rc = arfs_groupw_compact(gw, mode);
+	if (!rc)
+		printf("%s: %" PRIu64 " -> %" PRIu64 " bytes\n", path, before,
+		       arfs_groupw_disk_bytes(gw));
+	arfs_groupw_close(gw);
+	return rc ? fail(path, rc) : 0;
+}
+
 int arrayctl_group_cmd(const char *cmd, int argc, char **argv)
 {
 	struct arfs_blockmgr *mgr;
 	struct arfs_group *g;
 	int want, rc;
 
+	if (!strcmp(cmd, "import"))
+		return cmd_import(argc, argv);
+	if (!strcmp(cmd, "export"))
+		return cmd_export(argc, argv);
+	if (!strcmp(cmd, "compact") && argc == 1)
+		return rewrite(argv[0], ARFS_GROUPW_KEEP);
+	if (!strcmp(cmd, "convert")) {
+		if (argc != 2 || strcmp(argv[0], "--lz4")) {
+			fprintf(stderr, "usage: arrayctl convert --lz4 GROUP\n");
+			return 2;
+		}
+		return rewrite(argv[1], ARFS_GROUPW_LZ4);
+	}
 	if (!strcmp(cmd, "cat"))
 		want = 2;
 	else if (!strcmp(cmd, "ls") || !strcmp(cmd, "check") ||

@@ -1,0 +1,75 @@
+/*
+ * csv.h - CSV in and out of segment groups: `arrayctl import` and
+ * `arrayctl export`.
+ *
+ * Reading follows RFC 4180: fields separated by ',', records ended by LF
+ * or CRLF, a field may be quoted with '"' and then hold ',', '"' (doubled)
+ * and line breaks. The first record names the columns. Every record must
+ * have as many fields as the header; every record must be valid UTF-8.
+ * Errors name the line where the bad record (or the unterminated quoted
+ * field) starts.
+ *
+ * Type inference (pass 1 reads the whole file, so memory does not depend
+ * on its size; pass 2 encodes). Per column, over its non-missing fields:
+ *   int     every field is a decimal integer that fits in 64 bits
+ *   float   every field is an int or a decimal/exponent float, inf or nan
+ *   vector  every field is [x y z] (numbers separated by spaces and/or
+ *           commas; [] is the empty vector)
+ *   str     anything else, and a column with no non-missing field.
+ * An empty unquoted field is a missing value; a quoted empty field ("")
+ * is the empty string in a str column (missing in the others).
+ *
+ * Export writes the same dialect: a header of quoted names, then per row
+ * ints in decimal, floats in the shortest form that reads back exactly
+ * (integral floats keep ".0", so the column stays float), vectors as
+ * [1 2.5], strings always quoted with '"' doubled, other types as their
+ * text form (textval.h) quoted, missing values as an empty field.
+ * Importing an export gives the same columns, types and values.
+ *
+ * Thread safety: none needed; all state is in the arguments.
+ */
+#ifndef ARFS_CSV_H
+#define ARFS_CSV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "groupw.h"
+
+struct arfs_csv_import_opts {
+	struct arfs_groupw_opts gw;	/* block size, compression, fsync */
+	uint64_t segment_rows;		/* rows per segment; 0: 2^20 */
+	/* called about every 64 KiB of input; pass is 1 (infer) or 2 */
+	void (*progress)(void *ctx, int pass, uint64_t done, uint64_t total,
+			 uint64_t rows);
+	void *ctx;
+};
+
+struct arfs_csv_summary {
+	uint64_t rows, cols;
+	unsigned *types;	/* [cols] enum arfs_ftype; malloc'd, caller frees */
+	char **names;		/* [cols]; malloc'd, caller frees (arfs_csv_summary_release) */
+	uint64_t csv_bytes;	/* size of the input */
+	uint64_t disk_bytes;	/* index + segment files */
+	uint64_t blocks;
+};
+
+/*
+ * Import csv_path into a new group directory group_dir (which must not
+ * exist). The group is built in a temporary directory next to it and
+ * renamed into place at the end, so a failure leaves nothing.
+ * On a CSV error returns -EINVAL (or -EILSEQ for bad UTF-8) and, when err
+ * is not NULL, a message naming the line in err[0..err_cap).
+ * -EEXIST when group_dir exists. On success fills *sum (may be NULL).
+ */
+int arfs_csv_import(const char *csv_path, const char *group_dir,
+		    const struct arfs_csv_import_opts *opts,
+		    struct arfs_csv_summary *sum, char *err, size_t err_cap);
+void arfs_csv_summary_release(struct arfs_csv_summary *sum);
+
+/* Export the group at group_path to out (see above). 0 or -errno. */
+int arfs_csv_export(const char *group_path, FILE *out);
+
+#endif

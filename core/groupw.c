@@ -1,0 +1,1075 @@
+/*
+ * groupw.c - segment group writer. See groupw.h for the contract and
+ * docs/FORMAT.md 2.11 for the crash rules.
+ *
+ * State: per segment an open read-write descriptor, its committed length
+ * (what the index on disk says), its current end (committed + staged block
+ * bytes), and per column a growable array of block_info records: the
+ * staged block table. Segments are append-only between compactions: a
+ * commit appends a table and footer after the staged blocks, so every
+ * byte a reader of the previous index can reach stays as it was. Only
+ * recovery (truncating an uncommitted tail, which no index names) and
+ * compaction (new files, old ones removed after the index moved on)
+ * shrink or remove anything.
+ *
+ * The index is kept as the jansson tree read at open, so keys this code
+ * does not know survive a rewrite; segment_files, num_segments, each
+ * column's segment_sizes and segment_lengths are replaced at commit.
+ */
+#include "groupw.h"
+
+#include "codec.h"
+#include "group.h"
+#include "io.h"
+#include "segment.h"
+#include "textval.h"
+#include "typed.h"
+#include "typedenc.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct blist {
+	struct arfs_block_info *b;
+	uint64_t n, cap;
+};
+
+struct gw_seg {
+	char *file;
+	int fd;
+	uint64_t committed;	/* end of the committed table + footer */
+	uint64_t end;		/* committed + staged block bytes */
+	struct blist *cols;	/* [ncols] */
+	bool dirty;
+};
+
+struct arfs_groupw {
+	char *dir;
+	int dirfd, lockfd;
+	char *sidx_file, *frame_file, *prefix;
+	json_t *sidx;		/* the index tree */
+	uint64_t ncols, nrows_frame;
+	char **names;
+	unsigned *types;
+	uint64_t nsegs;
+	struct gw_seg *segs;
+	bool dirty;
+	struct arfs_groupw_opts opts;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int gw_fsync(struct arfs_groupw *gw, int fd)
+{
+	return gw->opts.no_fsync ? 0 : arfs_io_fsync(fd);
+}
+
+static int gw_fsync_dir(struct arfs_groupw *gw)
+{
+	return gw->opts.no_fsync ? 0 : arfs_io_fsync_dir(gw->dirfd);
+}
+
+/* Write a whole small file atomically: temp, fsync, rename, fsync dir. */
+static int replace_file(struct arfs_groupw *gw, const char *name,
+			const void *data, size_t len)
+{
+	char tmp[512];
+	int fd, rc;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	fd = arfs_io_openat(gw->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC,
+			    0644);
+	if (fd < 0)
+		return fd;
+	rc = arfs_io_pwrite_all(fd, data, len, 0);
+	if (!rc)
+		rc = gw_fsync(gw, fd);
+	arfs_io_close(fd);
+	if (!rc)
+		rc = arfs_io_renameat(gw->dirfd, tmp, gw->dirfd, name);
+	if (!rc)
+		rc = gw_fsync_dir(gw);
+	else
+		arfs_io_unlinkat(gw->dirfd, tmp, 0);
+	return rc;
+}
+
+static int lock_dir(const char *dir, int *lockfd)
+{
+	int fd = arfs_io_open(dir, O_RDONLY | O_DIRECTORY, 0), rc;
+
+	if (fd < 0)
+		return fd;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (rc == -EBUSY)
+			arfs_log(ARFS_LOG_ERR, "%s: the group is open for "
+				 "writing by another process (arrayfs or "
+				 "arrayctl)", dir);
+		arfs_io_close(fd);
+		return rc;
+	}
+	*lockfd = fd;
+	return 0;
+}
+
+static int blist_insert(struct blist *bl, uint64_t at,
+			const struct arfs_block_info *bi)
+{
+	struct arfs_block_info *n;
+
+	if (bl->n == bl->cap) {
+		n = realloc(bl->b, (bl->cap ? bl->cap * 2 : 16) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		bl->b = n;
+		bl->cap = bl->cap ? bl->cap * 2 : 16;
+	}
+	memmove(bl->b + at + 1, bl->b + at, (bl->n - at) * sizeof(*bl->b));
+	bl->b[at] = *bi;
+	bl->n++;
+	return 0;
+}
+
+static void seg_release(struct arfs_groupw *gw, struct gw_seg *s)
+{
+	arfs_io_close(s->fd);
+	for (uint64_t c = 0; s->cols && c < gw->ncols; c++)
+		free(s->cols[c].b);
+	free(s->cols);
+	free(s->file);
+}
+
+void arfs_groupw_close(struct arfs_groupw *gw)
+{
+	struct gw_seg *s;
+
+	if (!gw)
+		return;
+	for (uint64_t i = 0; i < gw->nsegs; i++) {
+		s = &gw->segs[i];
+		/* drop staged bytes; a new, never committed file goes too */
+		if (s->fd >= 0 && s->committed && s->end > s->committed)
+			arfs_io_ftruncate(s->fd, (off_t)s->committed);
+		else if (s->fd >= 0 && !s->committed && s->file)
+			arfs_io_unlinkat(gw->dirfd, s->file, 0);
+		seg_release(gw, s);
+	}
+	free(gw->segs);
+	for (uint64_t c = 0; gw->names && c < gw->ncols; c++)
+		free(gw->names[c]);
+	free(gw->names);
+	free(gw->types);
+	json_decref(gw->sidx);
+	arfs_io_close(gw->dirfd);
+	arfs_io_close(gw->lockfd);
+	free(gw->dir);
+	free(gw->sidx_file);
+	free(gw->frame_file);
+	free(gw->prefix);
+	free(gw);
+}
+
+static struct arfs_groupw *gw_alloc(const char *dir,
+				    const struct arfs_groupw_opts *opts)
+{
+	struct arfs_groupw *gw = calloc(1, sizeof(*gw));
+
+	if (!gw)
+		return NULL;
+	gw->dirfd = gw->lockfd = -1;
+	if (opts)
+		gw->opts = *opts;
+	if (!gw->opts.block_target)
+		gw->opts.block_target = ARFS_GROUPW_BLOCK_TARGET;
+	if (!gw->opts.zstd_level)
+		gw->opts.zstd_level = 3;
+	gw->dir = strdup(dir);
+	if (!gw->dir) {
+		free(gw);
+		return NULL;
+	}
+	return gw;
+}
+
+/* ---- segments: load, recover ------------------------------------------ */
+
+static int seg_load(struct arfs_groupw *gw, struct gw_seg *s,
+		    uint64_t committed)
+{
+	struct arfs_segment *seg;
+	off_t size;
+	int rc;
+
+	s->fd = arfs_io_openat(gw->dirfd, s->file, O_RDWR, 0);
+	if (s->fd < 0)
+		return s->fd;
+	size = arfs_io_size(s->fd);
+	if (size < 0)
+		return (int)size;
+	if (!committed)
+		committed = (uint64_t)size;
+	if ((uint64_t)size > committed) {
+		arfs_log(ARFS_LOG_INFO, "%s: truncating an uncommitted tail "
+			 "(%" PRIu64 " bytes past the committed length "
+			 "%" PRIu64 ")", s->file, (uint64_t)size - committed,
+			 committed);
+		rc = arfs_io_ftruncate(s->fd, (off_t)committed);
+		if (!rc)
+			rc = gw_fsync(gw, s->fd);
+		if (rc)
+			return rc;
+	}
+	rc = arfs_segment_parse_len(s->fd, s->file, committed, &seg);
+	if (rc)
+		return rc;
+	s->committed = s->end = committed;
+	s->cols = calloc(gw->ncols + 1, sizeof(*s->cols));
+	if (!s->cols) {
+		arfs_segment_free(seg);
+		return -ENOMEM;
+	}
+	if (seg->ncols != gw->ncols)
+		rc = -EUCLEAN;
+	for (uint64_t c = 0; !rc && c < gw->ncols; c++)
+		for (uint64_t b = 0; !rc && b < seg->nblocks[c]; b++)
+			rc = blist_insert(&s->cols[c], s->cols[c].n,
+					  &seg->blocks[c][b]);
+	arfs_segment_free(seg);
+	return rc;
+}
+
+static bool is_seg_name(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix), i;
+
+	if (strncmp(name, prefix, n) || name[n] != '.')
+		return false;
+	for (i = n + 1; name[i]; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	return i == n + 5;
+}
+
+static bool seg_named(const struct arfs_groupw *gw, const char *name)
+{
+	for (uint64_t s = 0; s < gw->nsegs; s++)
+		if (!strcmp(gw->segs[s].file, name))
+			return true;
+	return false;
+}
+
+/* Remove temporary index files and segment files no index names. */
+static void remove_leftovers(struct arfs_groupw *gw)
+{
+	DIR *d = opendir(gw->dir);
+	struct dirent *de;
+	size_t n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		n = strlen(de->d_name);
+		if ((de->d_name[0] == '.' && n > 5 &&
+		     !strcmp(de->d_name + n - 4, ".tmp")) ||
+		    (is_seg_name(de->d_name, gw->prefix) &&
+		     !seg_named(gw, de->d_name))) {
+			arfs_log(ARFS_LOG_INFO, "%s/%s: removing a leftover of "
+				 "an interrupted commit", gw->dir, de->d_name);
+			arfs_io_unlinkat(gw->dirfd, de->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static int load_json(struct arfs_groupw *gw)
+{
+	json_error_t jerr;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", gw->dir, gw->sidx_file);
+	gw->sidx = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!gw->sidx) {
+		arfs_log(ARFS_LOG_ERR, "%s: %s", path, jerr.text);
+		return -EUCLEAN;
+	}
+	return 0;
+}
+
+static int from_group(struct arfs_groupw *gw, const struct arfs_group *g)
+{
+	const struct arfs_sidx *sx;
+
+	if (g->nsidx != 1) {
+		arfs_log(ARFS_LOG_ERR, "%s: columns spread over several "
+			 "indexes cannot be written", g->dir);
+		return -EOPNOTSUPP;
+	}
+	sx = &g->sidx[0];
+	for (uint64_t c = 0; c < g->ncols; c++)
+		if (g->cols[c].index != c || sx->ncols != g->ncols) {
+			arfs_log(ARFS_LOG_ERR, "%s: columns are not in index "
+				 "order; cannot be written", g->dir);
+			return -EOPNOTSUPP;
+		}
+	gw->sidx_file = strdup(sx->file);
+	gw->prefix = strndup(sx->file, strlen(sx->file) - strlen(".sidx"));
+	if (strcmp(g->index_file, sx->file))
+		gw->frame_file = strdup(g->index_file);
+	gw->ncols = g->ncols;
+	gw->nrows_frame = g->nrows;
+	gw->names = calloc(g->ncols + 1, sizeof(*gw->names));
+	gw->types = calloc(g->ncols + 1, sizeof(*gw->types));
+	gw->nsegs = sx->nsegs;
+	gw->segs = calloc(sx->nsegs + 1, sizeof(*gw->segs));
+	if (!gw->sidx_file || !gw->prefix || !gw->names || !gw->types ||
+	    !gw->segs)
+		return -ENOMEM;
+	for (uint64_t s = 0; s < gw->nsegs; s++)
+		gw->segs[s].fd = -1;
+	for (uint64_t c = 0; c < g->ncols; c++) {
+		gw->names[c] = strdup(g->cols[c].name);
+		gw->types[c] = g->cols[c].type;
+		if (!gw->names[c])
+			return -ENOMEM;
+	}
+	for (uint64_t s = 0; s < gw->nsegs; s++) {
+		int rc;
+
+		gw->segs[s].file = strdup(sx->seg_files[s]);
+		if (!gw->segs[s].file)
+			return -ENOMEM;
+		rc = seg_load(gw, &gw->segs[s], sx->seg_len[s]);
+		if (!rc)
+			for (uint64_t c = 0; c < gw->ncols; c++) {
+				uint64_t rows = 0;
+				struct blist *bl = &gw->segs[s].cols[c];
+
+				for (uint64_t b = 0; b < bl->n; b++)
+					rows += bl->b[b].num_elem;
+				if (rows != sx->seg_rows[c][s])
+					rc = -EUCLEAN;
+			}
+		if (rc) {
+			arfs_log(ARFS_LOG_ERR, "%s/%s: cannot load: %s",
+				 gw->dir, sx->seg_files[s], strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int arfs_groupw_open(const char *dir, const struct arfs_groupw_opts *opts,
+		     struct arfs_groupw **out)
+{
+	struct arfs_groupw *gw = gw_alloc(dir, opts);
+	struct arfs_group *g = NULL;
+	int rc;
+
+	if (!gw)
+		return -ENOMEM;
+	rc = gw->opts.lock_held ? 0 : lock_dir(dir, &gw->lockfd);
+	if (rc)
+		goto out_close;
+	gw->dirfd = arfs_io_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (gw->dirfd < 0) {
+		rc = gw->dirfd;
+		goto out_close;
+	}
+	rc = arfs_group_open(dir, &g);
+	if (!rc)
+		rc = from_group(gw, g);
+	arfs_group_free(g);
+	if (!rc)
+		rc = load_json(gw);
+	if (rc)
+		goto out_close;
+	remove_leftovers(gw);
+	*out = gw;
+	return 0;
+out_close:
+	arfs_groupw_close(gw);
+	return rc;
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+uint64_t arfs_groupw_ncols(const struct arfs_groupw *gw)
+{
+	return gw->ncols;
+}
+
+uint64_t arfs_groupw_nsegs(const struct arfs_groupw *gw)
+{
+	return gw->nsegs;
+}
+
+unsigned arfs_groupw_type(const struct arfs_groupw *gw, uint64_t col)
+{
+	return col < gw->ncols ? gw->types[col] : ARFS_FT_UNDEFINED;
+}
+
+uint64_t arfs_groupw_nblocks(const struct arfs_groupw *gw, uint64_t seg,
+			     uint64_t col)
+{
+	if (seg >= gw->nsegs || col >= gw->ncols)
+		return 0;
+	return gw->segs[seg].cols[col].n;
+}
+
+const struct arfs_block_info *arfs_groupw_block(const struct arfs_groupw *gw,
+						uint64_t seg, uint64_t col,
+						uint64_t blk)
+{
+	if (seg >= gw->nsegs || col >= gw->ncols ||
+	    blk >= gw->segs[seg].cols[col].n)
+		return NULL;
+	return &gw->segs[seg].cols[col].b[blk];
+}
+
+const char *arfs_groupw_dir(const struct arfs_groupw *gw)
+{
+	return gw->dir;
+}
+
+bool arfs_groupw_dirty(const struct arfs_groupw *gw)
+{
+	return gw->dirty;
+}
+
+/* ---- segments: create, append ------------------------------------------ */
+
+static int new_seg_file(struct arfs_groupw *gw, char **name, int *fd)
+{
+	for (unsigned i = 0; i < 10000; i++) {
+		if (asprintf(name, "%s.%04u", gw->prefix, i) < 0)
+			return -ENOMEM;
+		if (!seg_named(gw, *name)) {
+			*fd = arfs_io_openat(gw->dirfd, *name,
+					     O_RDWR | O_CREAT | O_TRUNC, 0644);
+			if (*fd >= 0)
+				return 0;
+			free(*name);
+			return *fd;
+		}
+		free(*name);
+	}
+	return -ENOSPC;
+}
+
+int arfs_groupw_add_segment(struct arfs_groupw *gw, uint64_t *segno)
+{
+	struct gw_seg *n = realloc(gw->segs, (gw->nsegs + 1) * sizeof(*n)), *s;
+	int rc;
+
+	if (!n)
+		return -ENOMEM;
+	gw->segs = n;
+	s = &n[gw->nsegs];
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->cols = calloc(gw->ncols + 1, sizeof(*s->cols));
+	if (!s->cols)
+		return -ENOMEM;
+	rc = new_seg_file(gw, &s->file, &s->fd);
+	if (rc) {
+		free(s->cols);
+		return rc;
+	}
+	s->dirty = true;
+	gw->dirty = true;
+	*segno = gw->nsegs++;
+	return 0;
+}
+
+/*
+ * Compress payload per mode into *out (malloc'd) unless that saves less
+ * than 10%: then *out is NULL and the payload is stored raw. *flag is the
+ * compression flag to add.
+ */
+static int compress(enum arfs_groupw_compress mode, int level,
+		    const void *p, size_t len, void **out, size_t *out_len,
+		    uint64_t *flag)
+{
+	size_t cap;
+	ssize_t n;
+	void *buf;
+
+	*out = NULL;
+	*flag = 0;
+	if (mode == ARFS_GROUPW_NONE || len < 32)
+		return 0;
+	cap = mode == ARFS_GROUPW_LZ4 ? arfs_codec_lz4_bound(len) :
+	      arfs_codec_zstd_bound(len);
+	buf = malloc(cap ? cap : 1);
+	if (!buf)
+		return -ENOMEM;
+	n = mode == ARFS_GROUPW_LZ4 ?
+	    arfs_codec_lz4_compress(buf, cap, p, len) :
+	    arfs_codec_zstd_compress(buf, cap, p, len, level);
+	if (n < 0 || (size_t)n > len - len / 10) {
+		free(buf);
+		return 0;
+	}
+	*out = buf;
+	*out_len = (size_t)n;
+	*flag = mode == ARFS_GROUPW_LZ4 ? ARFS_BLOCK_LZ4 : ARFS_BLOCK_ZSTD;
+	return 0;
+}
+
+/* Append stored bytes to segment s: the record's offset/length are set. */
+static int seg_append(struct arfs_groupw *gw, struct gw_seg *s,
+		      const void *p, size_t len, struct arfs_block_info *bi)
+{
+	int rc = arfs_io_pwrite_all(s->fd, p, len, (off_t)s->end);
+
+	if (rc)
+		return rc;
+	bi->offset = s->end;
+	bi->length = len;
+	s->end += len;
+	s->dirty = true;
+	gw->dirty = true;
+	return 0;
+}
+
+/* Compress and append a payload; fill *bi. */
+static int store_payload(struct arfs_groupw *gw, struct gw_seg *s,
+			 uint64_t col, enum arfs_groupw_compress mode,
+			 const void *payload, size_t len, uint64_t num_elem,
+			 uint64_t flags, struct arfs_block_info *bi)
+{
+	size_t zlen = 0;
+	uint64_t cflag;
+	void *z;
+	int rc;
+
+	if (num_elem > ARFS_TYPEDENC_MAX_ROWS)
+		return -EOVERFLOW;
+	rc = compress(mode, gw->opts.zstd_level, payload, len, &z, &zlen,
+		      &cflag);
+	if (rc)
+		return rc;
+	memset(bi, 0, sizeof(*bi));
+	bi->block_size = len;
+	bi->num_elem = num_elem;
+	bi->flags = (flags & ~(uint64_t)(ARFS_BLOCK_LZ4 | ARFS_BLOCK_ZSTD)) |
+		    cflag;
+	bi->content_type = (uint16_t)gw->types[col];
+	rc = seg_append(gw, s, z ? z : payload, z ? zlen : len, bi);
+	free(z);
+	return rc;
+}
+
+static int put(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
+	       uint64_t blk, bool insert, const void *payload, size_t len,
+	       uint64_t num_elem, uint64_t flags)
+{
+	struct arfs_block_info bi;
+	struct blist *bl;
+	int rc;
+
+	if (seg >= gw->nsegs || col >= gw->ncols)
+		return -ERANGE;
+	bl = &gw->segs[seg].cols[col];
+	if (blk > bl->n)
+		return -ERANGE;
+	rc = store_payload(gw, &gw->segs[seg], col, gw->opts.compress,
+			   payload, len, num_elem, flags, &bi);
+	if (rc)
+		return rc;
+	if (blk == bl->n || insert)
+		return blist_insert(bl, blk, &bi);
+	bl->b[blk] = bi;
+	return 0;
+}
+
+int arfs_groupw_put(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
+		    uint64_t blk, const void *payload, size_t len,
+		    uint64_t num_elem, uint64_t flags)
+{
+	return put(gw, seg, col, blk, false, payload, len, num_elem, flags);
+}
+
+static int put_enc(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
+		   uint64_t blk, bool insert, const struct arfs_typedenc *enc)
+{
+	struct arfs_textbuf tb = { 0 };
+	uint64_t flags;
+	int rc;
+
+	if (col < gw->ncols && enc->type != gw->types[col])
+		return -EINVAL;
+	rc = arfs_typedenc_encode(enc, &tb, &flags);
+	if (!rc)
+		rc = put(gw, seg, col, blk, insert, tb.p, tb.len, enc->n,
+			 flags);
+	arfs_textbuf_release(&tb);
+	return rc;
+}
+
+int arfs_groupw_put_enc(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
+			uint64_t blk, const struct arfs_typedenc *enc)
+{
+	return put_enc(gw, seg, col, blk, false, enc);
+}
+
+int arfs_groupw_insert_enc(struct arfs_groupw *gw, uint64_t seg,
+			   uint64_t col, uint64_t blk,
+			   const struct arfs_typedenc *enc)
+{
+	return put_enc(gw, seg, col, blk, true, enc);
+}
+
+int arfs_groupw_remove(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
+		       uint64_t blk)
+{
+	struct blist *bl;
+
+	if (seg >= gw->nsegs || col >= gw->ncols)
+		return -ERANGE;
+	bl = &gw->segs[seg].cols[col];
+	if (blk >= bl->n)
+		return -ERANGE;
+	memmove(bl->b + blk, bl->b + blk + 1,
+		(bl->n - blk - 1) * sizeof(*bl->b));
+	bl->n--;
+	gw->segs[seg].dirty = true;
+	gw->dirty = true;
+	return 0;
+}
+
+/* ---- commit ----------------------------------------------------------- */
+
+/* Append the block table and footer of s at its end; fsync. */
+static int seg_write_table(struct arfs_groupw *gw, struct gw_seg *s)
+{
+	size_t len = 8, at;
+	uint8_t *t, *r;
+	uint64_t nb = 0;
+	int rc;
+
+	for (uint64_t c = 0; c < gw->ncols; c++)
+		nb += s->cols[c].n;
+	len += 8 * gw->ncols + ARFS_BLOCK_INFO_SIZE * nb;
+	t = calloc(1, len + 8);
+	if (!t)
+		return -ENOMEM;
+	put_le64(t, gw->ncols);
+	at = 8;
+	for (uint64_t c = 0; c < gw->ncols; c++) {
+		put_le64(t + at, s->cols[c].n);
+		at += 8;
+		for (uint64_t b = 0; b < s->cols[c].n; b++) {
+			const struct arfs_block_info *bi = &s->cols[c].b[b];
+
+			r = t + at;
+			put_le64(r, bi->offset);
+			put_le64(r + 8, bi->length);
+			put_le64(r + 16, bi->block_size);
+			put_le64(r + 24, bi->num_elem);
+			put_le64(r + 32, bi->flags);
+			put_le16(r + 40, bi->content_type);
+			at += ARFS_BLOCK_INFO_SIZE;
+		}
+	}
+	put_le64(t + at, len);
+	rc = arfs_io_pwrite_all(s->fd, t, len + 8, (off_t)s->end);
+	free(t);
+	if (!rc)
+		rc = gw_fsync(gw, s->fd);
+	if (!rc)
+		s->end += len + 8;
+	return rc;
+}
+
+static uint64_t seg_rows(const struct gw_seg *s, uint64_t c)
+{
+	uint64_t rows = 0;
+
+	for (uint64_t b = 0; b < s->cols[c].n; b++)
+		rows += s->cols[c].b[b].num_elem;
+	return rows;
+}
+
+static json_t *num_str(uint64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return json_string(buf);
+}
+
+/* Index tree with the staged state: segment lengths are s->end. */
+static int update_json(struct arfs_groupw *gw)
+{
+	json_t *sa = json_object_get(gw->sidx, "sarray");
+	json_t *cols = json_object_get(gw->sidx, "columns");
+	json_t *files = json_object(), *lens = json_object(), *sizes;
+	char key[24];
+	int rc = 0;
+
+	if (!sa || !cols || !files || !lens) {
+		json_decref(files);
+		json_decref(lens);
+		return -ENOMEM;
+	}
+	for (uint64_t s = 0; s < gw->nsegs; s++) {
+		snprintf(key, sizeof(key), "%04" PRIu64, s);
+		rc |= json_object_set_new(files, key,
+					  json_string(gw->segs[s].file));
+		rc |= json_object_set_new(lens, key, num_str(gw->segs[s].end));
+	}
+	rc |= json_object_set_new(sa, "num_segments", json_integer(
+					  (json_int_t)gw->nsegs));
+	rc |= json_object_set_new(gw->sidx, "segment_files", files);
+	rc |= json_object_set_new(gw->sidx, "segment_lengths", lens);
+	for (uint64_t c = 0; c < gw->ncols; c++) {
+		sizes = json_object();
+		for (uint64_t s = 0; sizes && s < gw->nsegs; s++) {
+			snprintf(key, sizeof(key), "%04" PRIu64, s);
+			rc |= json_object_set_new(sizes, key,
+				num_str(seg_rows(&gw->segs[s], c)));
+		}
+		rc |= json_object_set_new(json_array_get(cols, c),
+					  "segment_sizes", sizes);
+	}
+	return rc ? -ENOMEM : 0;
+}
+
+static uint64_t col_rows(const struct arfs_groupw *gw, uint64_t c)
+{
+	uint64_t rows = 0;
+
+	for (uint64_t s = 0; s < gw->nsegs; s++)
+		rows += seg_rows(&gw->segs[s], c);
+	return rows;
+}
+
+static int write_frame(struct arfs_groupw *gw, uint64_t nrows)
+{
+	struct arfs_textbuf tb = { 0 };
+	char line[4200];
+	int rc = 0;
+
+	snprintf(line, sizeof(line), "[sframe]\nversion=0\nnum_segments=0\n"
+		 "num_columns=%" PRIu64 "\nnrows=%" PRIu64 "\n[column_names]\n",
+		 gw->ncols, nrows);
+	rc |= arfs_textbuf_add(&tb, line, strlen(line));
+	for (uint64_t c = 0; c < gw->ncols; c++) {
+		snprintf(line, sizeof(line), "%04" PRIu64 "=%s\n", c,
+			 gw->names[c]);
+		rc |= arfs_textbuf_add(&tb, line, strlen(line));
+	}
+	rc |= arfs_textbuf_add(&tb, "[column_files]\n", 15);
+	for (uint64_t c = 0; c < gw->ncols; c++) {
+		snprintf(line, sizeof(line), "%04" PRIu64 "=%s:%" PRIu64 "\n",
+			 c, gw->sidx_file, c);
+		rc |= arfs_textbuf_add(&tb, line, strlen(line));
+	}
+	if (!rc)
+		rc = replace_file(gw, gw->frame_file, tb.p, tb.len);
+	arfs_textbuf_release(&tb);
+	return rc;
+}
+
+static int write_index(struct arfs_groupw *gw)
+{
+	char *text;
+	int rc = update_json(gw);
+
+	if (rc)
+		return rc;
+	text = json_dumps(gw->sidx, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (!text)
+		return -ENOMEM;
+	rc = replace_file(gw, gw->sidx_file, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+int arfs_groupw_commit(struct arfs_groupw *gw)
+{
+	uint64_t nrows;
+	int rc = 0;
+
+	if (!gw->dirty)
+		return 0;
+	for (uint64_t s = 0; !rc && s < gw->nsegs; s++)
+		if (gw->segs[s].dirty)
+			rc = seg_write_table(gw, &gw->segs[s]);
+	/* new segment files' directory entries before the index names them */
+	if (!rc)
+		rc = gw_fsync_dir(gw);
+	if (!rc)
+		rc = write_index(gw);	/* the commit point */
+	if (rc)
+		return rc;
+	for (uint64_t s = 0; s < gw->nsegs; s++) {
+		gw->segs[s].committed = gw->segs[s].end;
+		gw->segs[s].dirty = false;
+	}
+	gw->dirty = false;
+	nrows = gw->ncols ? col_rows(gw, 0) : 0;
+	if (gw->frame_file && nrows != gw->nrows_frame) {
+		rc = write_frame(gw, nrows);
+		if (!rc)
+			gw->nrows_frame = nrows;
+	}
+	return rc;
+}
+
+uint64_t arfs_groupw_disk_bytes(const struct arfs_groupw *gw)
+{
+	struct stat st;
+	uint64_t total = 0;
+
+	for (uint64_t s = 0; s < gw->nsegs; s++)
+		total += gw->segs[s].committed;
+	if (!fstatat(gw->dirfd, gw->sidx_file, &st, 0))
+		total += (uint64_t)st.st_size;
+	if (gw->frame_file && !fstatat(gw->dirfd, gw->frame_file, &st, 0))
+		total += (uint64_t)st.st_size;
+	return total;
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+static json_t *empty_index(uint64_t ncols, const unsigned *types)
+{
+	json_t *root = json_object(), *sa = json_object(), *cols = json_array();
+	char t[8];
+
+	if (!root || !sa || !cols) {
+		json_decref(root);
+		json_decref(sa);
+		json_decref(cols);
+		return NULL;
+	}
+	json_object_set_new(sa, "version", json_integer(2));
+	json_object_set_new(sa, "num_segments", json_integer(0));
+	json_object_set_new(root, "sarray", sa);
+	json_object_set_new(root, "segment_files", json_object());
+	json_object_set_new(root, "segment_lengths", json_object());
+	for (uint64_t c = 0; c < ncols; c++) {
+		json_t *col = json_object(), *meta = json_object();
+
+		snprintf(t, sizeof(t), "%u", types[c]);
+		json_object_set_new(meta, "__type__", json_string(t));
+		json_object_set_new(col, "content_type", json_string(""));
+		json_object_set_new(col, "metadata", meta);
+		json_object_set_new(col, "segment_sizes", json_object());
+		json_array_append_new(cols, col);
+	}
+	json_object_set_new(root, "columns", cols);
+	return root;
+}
+
+static int create_files(struct arfs_groupw *gw)
+{
+	char text[512];
+	int rc;
+
+	snprintf(text, sizeof(text), "[archive]\nversion=1\nnum_prefixes=3\n"
+		 "[metadata]\ncontents=sframe\n[prefixes]\n"
+		 "0000=dir_archive.ini\n0001=objects.bin\n0002=%s\n",
+		 gw->prefix);
+	rc = replace_file(gw, "objects.bin", "", 0);
+	if (!rc)
+		rc = replace_file(gw, "dir_archive.ini", text, strlen(text));
+	if (!rc)
+		rc = write_index(gw);
+	if (!rc)
+		rc = write_frame(gw, 0);
+	return rc;
+}
+
+static int name_ok(const char *name)
+{
+	return *name && !strchr(name, '\n') && strlen(name) < 4096;
+}
+
+int arfs_groupw_create(const char *dir, uint64_t ncols,
+		       const char *const *names, const unsigned *types,
+		       const struct arfs_groupw_opts *opts,
+		       struct arfs_groupw **out)
+{
+	struct arfs_groupw *gw = gw_alloc(dir, opts);
+	struct timespec ts;
+	char prefix[64];
+	int rc = -ENOMEM;
+
+	if (!gw)
+		return -ENOMEM;
+	for (uint64_t c = 0; c < ncols; c++)
+		if (!name_ok(names[c]) || types[c] >= ARFS_FT_COUNT) {
+			rc = -EINVAL;
+			goto out_close;
+		}
+	rc = gw->opts.lock_held ? 0 : lock_dir(dir, &gw->lockfd);
+	if (rc)
+		goto out_close;
+	gw->dirfd = arfs_io_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (gw->dirfd < 0) {
+		rc = gw->dirfd;
+		goto out_close;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(prefix, sizeof(prefix), "m_%016" PRIx64,
+		 (uint64_t)(((uint64_t)ts.tv_sec * 1000000007ull) ^
+			    (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40)));
+	rc = -ENOMEM;
+	gw->prefix = strdup(prefix);
+	gw->ncols = ncols;
+	gw->names = calloc(ncols + 1, sizeof(*gw->names));
+	gw->types = calloc(ncols + 1, sizeof(*gw->types));
+	if (asprintf(&gw->sidx_file, "%s.sidx", prefix) < 0)
+		gw->sidx_file = NULL;
+	if (asprintf(&gw->frame_file, "%s.frame_idx", prefix) < 0)
+		gw->frame_file = NULL;
+	gw->sidx = empty_index(ncols, types);
+	if (!gw->prefix || !gw->names || !gw->types || !gw->sidx_file ||
+	    !gw->frame_file || !gw->sidx)
+		goto out_close;
+	for (uint64_t c = 0; c < ncols; c++) {
+		gw->names[c] = strdup(names[c]);
+		gw->types[c] = types[c];
+		if (!gw->names[c])
+			goto out_close;
+	}
+	rc = create_files(gw);
+	if (rc)
+		goto out_close;
+	*out = gw;
+	return 0;
+out_close:
+	arfs_groupw_close(gw);
+	return rc;
+}
+
+/* ---- compaction ------------------------------------------------------- */
+
+/* Copy (or re-compress) one block from s into the new segment n. */
+static int copy_block(struct arfs_groupw *gw, struct gw_seg *s,
+		      struct gw_seg *n, uint64_t col,
+		      enum arfs_groupw_compress mode,
+		      struct arfs_block_info *bi)
+{
+	struct arfs_segment seg = { .name = s->file };
+	uint64_t want = mode == ARFS_GROUPW_LZ4 ? ARFS_BLOCK_LZ4 :
+			mode == ARFS_GROUPW_ZSTD ? ARFS_BLOCK_ZSTD : 0;
+	uint64_t have = bi->flags & (ARFS_BLOCK_LZ4 | ARFS_BLOCK_ZSTD);
+	void *raw, *payload;
+	size_t plen;
+	ssize_t r;
+	int rc;
+
+	raw = malloc(bi->length ? bi->length : 1);
+	if (!raw)
+		return -ENOMEM;
+	r = arfs_io_pread_all(s->fd, raw, bi->length, (off_t)bi->offset);
+	rc = r < 0 ? (int)r : (uint64_t)r != bi->length ? -EUCLEAN : 0;
+	if (!rc && (mode == ARFS_GROUPW_KEEP || have == want)) {
+		rc = seg_append(gw, n, raw, bi->length, bi);
+	} else if (!rc) {
+		rc = arfs_segment_decode(&seg, bi, raw, bi->length, &payload,
+					 &plen);
+		if (!rc) {
+			rc = store_payload(gw, n, col, mode, payload, plen,
+					   bi->num_elem, bi->flags, bi);
+			free(payload);
+		}
+	}
+	free(raw);
+	return rc;
+}
+
+static int compact_seg(struct arfs_groupw *gw, struct gw_seg *s,
+		       struct gw_seg *n, enum arfs_groupw_compress mode)
+{
+	int rc;
+
+	n->fd = -1;
+	n->cols = calloc(gw->ncols + 1, sizeof(*n->cols));
+	if (!n->cols)
+		return -ENOMEM;
+	rc = new_seg_file(gw, &n->file, &n->fd);
+	for (uint64_t c = 0; !rc && c < gw->ncols; c++)
+		for (uint64_t b = 0; !rc && b < s->cols[c].n; b++) {
+			struct arfs_block_info bi = s->cols[c].b[b];
+
+			rc = copy_block(gw, s, n, c, mode, &bi);
+			if (!rc)
+				rc = blist_insert(&n->cols[c], n->cols[c].n,
+						  &bi);
+		}
+	if (!rc)
+		rc = seg_write_table(gw, n);
+	return rc;
+}
+
+int arfs_groupw_compact(struct arfs_groupw *gw,
+			enum arfs_groupw_compress mode)
+{
+	struct gw_seg *old = gw->segs, *fresh, *grown;
+	uint64_t nsegs = gw->nsegs, built = 0;
+	int rc = arfs_groupw_commit(gw);
+
+	if (rc)
+		return rc;
+	fresh = calloc(nsegs + 1, sizeof(*fresh));
+	if (!fresh)
+		return -ENOMEM;
+	/* new files get names no old or new segment uses: list both */
+	grown = realloc(old, (2 * nsegs + 1) * sizeof(*old));
+	if (!grown) {
+		free(fresh);
+		return -ENOMEM;
+	}
+	gw->segs = old = grown;
+	for (; !rc && built < nsegs; built++) {
+		gw->nsegs = nsegs + built;
+		rc = compact_seg(gw, &old[built], &fresh[built], mode);
+		old[nsegs + built] = fresh[built];	/* reserve its name */
+	}
+	gw->nsegs = nsegs;
+	if (!rc) {
+		gw->segs = fresh;
+		gw->dirty = true;	/* the index must name the new files */
+		rc = gw_fsync_dir(gw);
+		if (!rc)
+			rc = write_index(gw);	/* the commit point */
+		gw->dirty = false;
+	}
+	if (rc) {
+		/* old state stays: drop the new files */
+		gw->segs = old;
+		for (uint64_t s = 0; s < built; s++) {
+			if (fresh[s].file)
+				arfs_io_unlinkat(gw->dirfd, fresh[s].file, 0);
+			seg_release(gw, &fresh[s]);
+		}
+		free(fresh);
+		return rc;
+	}
+	for (uint64_t s = 0; s < nsegs; s++) {
+		fresh[s].committed = fresh[s].end;
+		arfs_io_unlinkat(gw->dirfd, old[s].file, 0);
+		seg_release(gw, &old[s]);
+	}
+	free(old);
+	return gw_fsync_dir(gw);
+}
