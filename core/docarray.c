@@ -524,6 +524,27 @@ static int write_record(struct arfs_docarray *da, uint64_t row,
 }
 
 /*
+ * The array directory's mtime is the folder's time users see (and rsync
+ * restores); files this engine creates and renames inside it (sidecar,
+ * compaction) must not move it. dir_time_save()/dir_time_restore() bracket
+ * those steps.
+ */
+static struct timespec dir_time_save(int dirfd)
+{
+	struct stat sb;
+	struct timespec none = { 0, UTIME_OMIT };
+
+	return fstat(dirfd, &sb) ? none : sb.st_mtim;
+}
+
+static void dir_time_restore(int dirfd, struct timespec mtime)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, mtime };
+
+	futimens(dirfd, ts);
+}
+
+/*
  * Create the sidecar for an array that has none, freezing every existing
  * document's default attributes (so that later appends to body.bin do not
  * change the mtime a backup saw). Written to a temporary name, fsync'd and
@@ -533,10 +554,12 @@ static int sidecar_create(struct arfs_docarray *da)
 {
 	const char *tmp = ARFS_SIDECAR_NAME ".tmp";
 	struct arfs_docattr a;
+	struct timespec dir_mtime;
 	uint8_t *buf;
 	size_t i, len;
 	int fd, rc;
 
+	dir_mtime = dir_time_save(da->dirfd);
 	fd = arfs_io_openat(da->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return fd;
@@ -568,8 +591,10 @@ static int sidecar_create(struct arfs_docarray *da)
 	if (rc) {
 		arfs_io_close(fd);
 		arfs_io_unlinkat(da->dirfd, tmp, 0);
-		return rc;
 	}
+	dir_time_restore(da->dirfd, dir_mtime);
+	if (rc)
+		return rc;
 	pthread_rwlock_wrlock(&da->lock);
 	da->sfd = fd;
 	rc = remap(fd, &da->smap, &da->smap_cap,
@@ -902,7 +927,8 @@ static int lock_dir(const char *dir, bool ro, int *lockfd)
 		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		if (rc == -EBUSY)
 			arfs_log(ARFS_LOG_ERR, "%s: the array is open for writing "
-				 "by another process (arrayfs or arrayctl)", dir);
+				 "by another process (arrayfs or arrayctl); mount it "
+				 "read-only with -o ro", dir);
 		arfs_io_close(fd);
 		return rc;
 	}
@@ -1727,6 +1753,7 @@ static int compact_write(struct arfs_docarray *da, struct appender w[3])
 int arfs_docarray_compact(struct arfs_docarray *da)
 {
 	struct appender w[3];
+	struct timespec dir_mtime;
 	char tmp[64];
 	int i, fd, rc = 0;
 
@@ -1734,6 +1761,7 @@ int arfs_docarray_compact(struct arfs_docarray *da)
 		return -EROFS;
 	memset(w, 0, sizeof(w));
 	pthread_mutex_lock(&da->commit);
+	dir_mtime = dir_time_save(da->dirfd);
 	for (i = 0; i < 3; i++) {
 		snprintf(tmp, sizeof(tmp), "%s.compact", file_names[i]);
 		w[i].cap = 1u << 20;
@@ -1783,6 +1811,7 @@ int arfs_docarray_compact(struct arfs_docarray *da)
 		if (!rc)
 			rc = rc2;
 	}
+	dir_time_restore(da->dirfd, dir_mtime);
 	pthread_mutex_unlock(&da->commit);
 	return rc;
 }

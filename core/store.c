@@ -33,7 +33,6 @@ struct arfs_store {
 	size_t n, cap;
 	struct arfs_blockmgr *mgr;
 	struct arfs_store_group **groups; /* fixed after open */
-	struct timespec mtime;
 	size_t ngroups;
 };
 
@@ -143,7 +142,6 @@ static int add_array(struct arfs_store *st, const char *name,
 	}
 	a->da = da;
 	a->number = free_number(st, name);
-	a->mtime = file_mtime(st, name);
 	for (i = st->n; i > 0 && strcmp(st->arrays[i - 1]->name, name) > 0; i--)
 		st->arrays[i] = st->arrays[i - 1];
 	st->arrays[i] = a;
@@ -258,7 +256,6 @@ int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
 	}
 	st->single = arfs_docarray_is_array(st->path) ||
 		     arfs_group_is_group(st->path);
-	st->mtime = file_mtime(st, "");
 	rc = take_lock(st);
 	if (!rc)
 		rc = scan(st);
@@ -315,9 +312,10 @@ const char *arfs_store_path(const struct arfs_store *st)
 	return st->path;
 }
 
-struct timespec arfs_store_mtime(const struct arfs_store *st)
+struct timespec arfs_store_dir_mtime(struct arfs_store *st,
+				     const struct arfs_store_array *a)
 {
-	return st->mtime;
+	return file_mtime(st, a && *a->name ? a->name : "");
 }
 
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i)
@@ -459,4 +457,16 @@ int arfs_store_column(struct arfs_store *st, struct arfs_store_group *sg,
 	*out = sg->cols[c];
 	pthread_mutex_unlock(&sg->lock);
 	return rc;
+}
+
+int arfs_store_set_mtime(struct arfs_store *st, struct arfs_store_array *a,
+			 struct timespec mtime)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, mtime };
+
+	if (st->ro)
+		return -EROFS;
+	if (utimensat(st->dirfd, a && *a->name ? a->name : ".", ts, 0))
+		return -errno;
+	return 0;
 }

@@ -44,7 +44,6 @@ struct arfs_store_array {
 	struct arfs_docarray *da;
 	uint32_t number;         /* 1..2^22-1 */
 	bool removed;
-	struct timespec mtime;   /* of the array directory at open */
 };
 
 /* A segment group (read-only in this version). */
@@ -68,8 +67,9 @@ void arfs_store_close(struct arfs_store *st);
 bool arfs_store_is_single(const struct arfs_store *st);
 bool arfs_store_read_only(const struct arfs_store *st);
 const char *arfs_store_path(const struct arfs_store *st);
-/* mtime of the STORE directory at open. */
-struct timespec arfs_store_mtime(const struct arfs_store *st);
+/* Current mtime of an array's directory (a == NULL: of STORE). */
+struct timespec arfs_store_dir_mtime(struct arfs_store *st,
+				     const struct arfs_store_array *a);
 
 /* Arrays in name order; index i < count. NULL past the end. */
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i);
@@ -81,6 +81,13 @@ int arfs_store_mkarray(struct arfs_store *st, const char *name,
 		       struct arfs_store_array **out);
 /* Remove an empty array: -ENOTEMPTY when it has documents. */
 int arfs_store_rmarray(struct arfs_store *st, const char *name);
+/*
+ * Set the modification time of an array's directory (a == NULL: the STORE
+ * directory), on disk and as reported. Groups' times are not settable.
+ */
+int arfs_store_set_mtime(struct arfs_store *st, struct arfs_store_array *a,
+			 struct timespec mtime);
+
 /* Groups in name order; NULL past the end. */
 struct arfs_store_group *arfs_store_group_at(struct arfs_store *st, size_t i);
 struct arfs_store_group *arfs_store_find_group(struct arfs_store *st,

@@ -80,8 +80,8 @@ static void fill_dir_stat(struct stat *st, struct arfs_node *n)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = ARFS_BLKSIZE;
-	st->st_mtim = n->kind == ARFS_NODE_ARRAY ? n->arr->mtime
-						 : arfs_store_mtime(arfs_fs.store);
+	st->st_mtim = arfs_store_dir_mtime(arfs_fs.store,
+					   n->kind == ARFS_NODE_ARRAY ? n->arr : NULL);
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
@@ -545,6 +545,32 @@ static int set_attrs(struct arfs_node *n, const struct stat *st, int to_set)
 	return rc;
 }
 
+/*
+ * Folders keep only a modification time (on the array's directory, so
+ * rsync -a can restore it); their mode and owner are the mount's.
+ */
+static int set_dir_attrs(struct arfs_node *n, const struct stat *st,
+			 int to_set)
+{
+	struct arfs_docattr a;
+	struct timespec ts;
+	int rc = 0;
+
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return -EISDIR;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return -EPERM;
+	if (attr_from_fuse(st, to_set & (FUSE_SET_ATTR_MTIME |
+					 FUSE_SET_ATTR_MTIME_NOW), &a)) {
+		ts.tv_sec = a.mtime_sec;
+		ts.tv_nsec = a.mtime_nsec;
+		rc = arfs_store_set_mtime(arfs_fs.store,
+					  n->kind == ARFS_NODE_ARRAY ? n->arr : NULL,
+					  ts);
+	}
+	return rc;
+}
+
 static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			    int to_set, struct fuse_file_info *fi)
 {
@@ -555,11 +581,7 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (is_group_kind(n->kind)) {
 		rc = -EROFS; /* segment groups are read-only in the mount */
 	} else if (n->kind != ARFS_NODE_DOC) {
-		rc = to_set & (FUSE_SET_ATTR_SIZE) ? -EISDIR : -EPERM;
-		if (!(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
-				 FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
-				 FUSE_SET_ATTR_CTIME)))
-			rc = 0; /* touch of a folder: nothing to keep */
+		rc = set_dir_attrs(n, attr, to_set);
 	}
 	if (!rc && n->kind == ARFS_NODE_DOC && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = set_size(n, (uint64_t)attr->st_size);

@@ -105,9 +105,11 @@ check "after a remount the restored array equals the backup (attributes)" \
 check "after a remount rsync -ai --dry-run lists no file" \
 	test -z "$(rsync -ai --dry-run --exclude=/newarray --exclude=/fromtree \
 		--exclude=/second "$mnt/" "$backup/" | grep -v '^\.d')"
-check "after a remount rsync -ai --dry-run lists nothing" \
+# Arrays were created at the root after the backup, which moves the root
+# folder's mtime as on any filesystem: only that line may differ.
+check "after a remount rsync -ai --dry-run lists nothing but the root's time" \
 	bash -c "out=\$(rsync -ai --dry-run --exclude=/newarray --exclude=/fromtree \
-		--exclude=/second '$mnt/' '$backup/'); echo \"\$out\" >&2; test -z \"\$out\""
+		--exclude=/second '$mnt/' '$backup/' | grep -vx '\.d\.\.t\.\.\.\.\.\. \./'); echo \"\$out\" >&2; test -z \"\$out\""
 check "after a remount a restore re-run lists no file" \
 	test -z "$(rsync -ai --dry-run "$backup/uuid/" "$mnt/newarray/" | grep -v '^\.d')"
 check "after a remount a restore re-run lists nothing" \
