@@ -54,9 +54,18 @@ struct seg_handle {
 	int fd;				/* [L] */
 };
 
+/* A segment file that failed to open or parse: reported once, not retried. */
+struct seg_fail {
+	struct seg_fail *next;
+	char *path;
+	uint64_t committed;
+	int err;
+};
+
 struct arfs_blockmgr {
 	pthread_mutex_t lock;
 	struct seg_handle *segs;	/* [L] */
+	struct seg_fail *fails;		/* [L] */
 	struct seg_handle *lru_head, *lru_tail; /* [L] open fds */
 	unsigned max_fds, nfds, nsegs;	/* [L] */
 	uint64_t next_id;		/* [L] */
@@ -97,6 +106,12 @@ void arfs_blockmgr_free(struct arfs_blockmgr *mgr)
 		return;
 	if (mgr->segs)
 		arfs_log(ARFS_LOG_ERR, "blockmgr freed with columns open");
+	while (mgr->fails) {
+		struct seg_fail *f = mgr->fails;
+		mgr->fails = f->next;
+		free(f->path);
+		free(f);
+	}
 	pthread_mutex_destroy(&mgr->lock);
 	free(mgr);
 }
@@ -257,6 +272,22 @@ static int seg_parse(struct arfs_blockmgr *mgr, struct seg_handle *h,
 	return rc;
 }
 
+/* Caller holds the lock. Out of memory only loses the memo. */
+static void remember_fail(struct arfs_blockmgr *mgr, const char *path,
+			  uint64_t committed, int err)
+{
+	struct seg_fail *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->path = strdup(path))) {
+		free(f);
+		return;
+	}
+	f->committed = committed;
+	f->err = err;
+	f->next = mgr->fails;
+	mgr->fails = f;
+}
+
 static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
 		   const char *name, uint64_t committed,
 		   struct seg_handle **out)
@@ -274,6 +305,11 @@ static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
 			*out = h;
 			return 0;
 		}
+	for (struct seg_fail *f = mgr->fails; f; f = f->next)
+		if (!strcmp(f->path, path) && f->committed == committed) {
+			free(path);
+			return f->err;
+		}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		free(path);
@@ -289,6 +325,7 @@ static int seg_get(struct arfs_blockmgr *mgr, const char *dir,
 	mgr->nsegs++;
 	rc = seg_parse(mgr, h, name);
 	if (rc) {
+		remember_fail(mgr, h->path, committed, rc);
 		seg_put(mgr, h);
 		return rc;
 	}

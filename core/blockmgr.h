@@ -29,8 +29,9 @@
  * marks the descriptor busy so it is not closed under it). Opening a
  * column parses new segments' tables under the mutex.
  *
- * Errors: -EUCLEAN for corrupt files (logged once per bad block, the
- * block then fails fast with the same error), -ESTALE if a segment file
+ * Errors: -EUCLEAN for corrupt files (logged once per bad block or bad
+ * segment file, which then fail fast with the same error until the manager
+ * is freed: a repaired file is read again after a remount), -ESTALE if a segment file
  * shrank below the length it was parsed at (appends are harmless), -ERANGE for a block number out of
  * range, -ENOMEM, -errno of I/O.
  */
