@@ -463,9 +463,11 @@ static int new_seg_file(struct arfs_groupw *gw, char **name, int *fd)
 			if (*fd >= 0)
 				return 0;
 			free(*name);
+			*name = NULL;	/* callers free what is left */
 			return *fd;
 		}
 		free(*name);
+		*name = NULL;
 	}
 	return -ENOSPC;
 }
