@@ -80,9 +80,13 @@ static int gw_fsync_dir(struct arfs_groupw *gw)
 	return gw->opts.no_fsync ? 0 : arfs_io_fsync_dir(gw->dirfd);
 }
 
-/* Write a whole small file atomically: temp, fsync, rename, fsync dir. */
+/*
+ * Write a whole small file atomically: temp, fsync, rename, fsync dir.
+ * *renamed (may be NULL) is set once the rename is done: from then on the
+ * new file is in place even if the directory fsync after it fails.
+ */
 static int replace_file(struct arfs_groupw *gw, const char *name,
-			const void *data, size_t len)
+			const void *data, size_t len, bool *renamed)
 {
 	char tmp[512];
 	int fd, rc;
@@ -98,11 +102,13 @@ static int replace_file(struct arfs_groupw *gw, const char *name,
 	arfs_io_close(fd);
 	if (!rc)
 		rc = arfs_io_renameat(gw->dirfd, tmp, gw->dirfd, name);
-	if (!rc)
-		rc = gw_fsync_dir(gw);
-	else
+	if (rc) {
 		arfs_io_unlinkat(gw->dirfd, tmp, 0);
-	return rc;
+		return rc;
+	}
+	if (renamed)
+		*renamed = true;
+	return gw_fsync_dir(gw);
 }
 
 static int lock_dir(const char *dir, int *lockfd)
@@ -783,12 +789,12 @@ static int write_frame(struct arfs_groupw *gw, uint64_t nrows)
 		rc |= arfs_textbuf_add(&tb, line, strlen(line));
 	}
 	if (!rc)
-		rc = replace_file(gw, gw->frame_file, tb.p, tb.len);
+		rc = replace_file(gw, gw->frame_file, tb.p, tb.len, NULL);
 	arfs_textbuf_release(&tb);
 	return rc;
 }
 
-static int write_index(struct arfs_groupw *gw)
+static int write_index(struct arfs_groupw *gw, bool *renamed)
 {
 	char *text;
 	int rc = update_json(gw);
@@ -798,13 +804,14 @@ static int write_index(struct arfs_groupw *gw)
 	text = json_dumps(gw->sidx, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (!text)
 		return -ENOMEM;
-	rc = replace_file(gw, gw->sidx_file, text, strlen(text));
+	rc = replace_file(gw, gw->sidx_file, text, strlen(text), renamed);
 	free(text);
 	return rc;
 }
 
 int arfs_groupw_commit(struct arfs_groupw *gw)
 {
+	bool renamed = false;
 	uint64_t nrows;
 	int rc = 0;
 
@@ -817,14 +824,21 @@ int arfs_groupw_commit(struct arfs_groupw *gw)
 	if (!rc)
 		rc = gw_fsync_dir(gw);
 	if (!rc)
-		rc = write_index(gw);	/* the commit point */
-	if (rc)
+		rc = write_index(gw, &renamed);	/* the commit point */
+	if (rc && !renamed)
 		return rc;
+	/*
+	 * Past the rename the new state is on disk even when the directory
+	 * fsync after it failed: it must not be dropped (close would cut the
+	 * segments below the lengths the index now names).
+	 */
 	for (uint64_t s = 0; s < gw->nsegs; s++) {
 		gw->segs[s].committed = gw->segs[s].end;
 		gw->segs[s].dirty = false;
 	}
 	gw->dirty = false;
+	if (rc)
+		return rc;
 	nrows = gw->ncols ? col_rows(gw, 0) : 0;
 	if (gw->frame_file && nrows != gw->nrows_frame) {
 		rc = write_frame(gw, nrows);
@@ -889,11 +903,12 @@ static int create_files(struct arfs_groupw *gw)
 		 "[metadata]\ncontents=sframe\n[prefixes]\n"
 		 "0000=dir_archive.ini\n0001=objects.bin\n0002=%s\n",
 		 gw->prefix);
-	rc = replace_file(gw, "objects.bin", "", 0);
+	rc = replace_file(gw, "objects.bin", "", 0, NULL);
 	if (!rc)
-		rc = replace_file(gw, "dir_archive.ini", text, strlen(text));
+		rc = replace_file(gw, "dir_archive.ini", text, strlen(text),
+				  NULL);
 	if (!rc)
-		rc = write_index(gw);
+		rc = write_index(gw, NULL);
 	if (!rc)
 		rc = write_frame(gw, 0);
 	return rc;
@@ -1028,7 +1043,8 @@ int arfs_groupw_compact(struct arfs_groupw *gw,
 {
 	struct gw_seg *old = gw->segs, *fresh, *grown;
 	uint64_t nsegs = gw->nsegs, built = 0;
-	int rc = arfs_groupw_commit(gw);
+	bool renamed = false;
+	int rc = arfs_groupw_commit(gw), rc2;
 
 	if (rc)
 		return rc;
@@ -1053,10 +1069,10 @@ int arfs_groupw_compact(struct arfs_groupw *gw,
 		gw->dirty = true;	/* the index must name the new files */
 		rc = gw_fsync_dir(gw);
 		if (!rc)
-			rc = write_index(gw);	/* the commit point */
+			rc = write_index(gw, &renamed);	/* the commit point */
 		gw->dirty = false;
 	}
-	if (rc) {
+	if (rc && !renamed) {
 		/* old state stays: drop the new files */
 		gw->segs = old;
 		for (uint64_t s = 0; s < built; s++) {
@@ -1073,5 +1089,7 @@ int arfs_groupw_compact(struct arfs_groupw *gw,
 		seg_release(gw, &old[s]);
 	}
 	free(old);
-	return gw_fsync_dir(gw);
+	/* renamed with rc set: the new files are in place, the error stays */
+	rc2 = gw_fsync_dir(gw);
+	return rc ? rc : rc2;
 }

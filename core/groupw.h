@@ -34,8 +34,10 @@
  * Errors: -EBUSY (another writer), -EUCLEAN (damaged group, logged),
  * -EOPNOTSUPP, -ERANGE (segment/column/block out of range), -EOVERFLOW
  * (more than 2^24 rows in a block), -ENOMEM, -errno of I/O (-ENOSPC...).
- * A failed commit leaves the group in its old state on disk; the writer
- * should then be closed.
+ * A failed commit leaves the group in its old state on disk, except when
+ * only the directory fsync after the index rename failed: the new state
+ * is then in place (and kept) but may not be durable yet. The writer
+ * should be closed after any failed commit.
  */
 #ifndef ARFS_GROUPW_H
 #define ARFS_GROUPW_H
