@@ -105,6 +105,7 @@ static int add_group(struct arfs_store *st, const char *name, const char *path)
 		return rc == -ENOMEM || !rc ? -ENOMEM : 0;
 	}
 	pthread_mutex_init(&sg->lock, NULL);
+	st->groups = v;	/* before free_number(), which reads the list */
 	sg->number = free_number(st, name);
 	{
 		char idx[PATH_MAX];

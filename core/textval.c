@@ -11,6 +11,7 @@
 #include "textval.h"
 
 #include "typed.h"
+#include "typedenc.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -306,4 +307,132 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
 	*out = tb.p;
 	*out_len = tb.len;
 	return 0;
+}
+
+/* ---- parsing text lines back (the mount's block writes) --------------- */
+
+static bool parse_double(const char *s, size_t n, double *out)
+{
+	char buf[64], *end;
+
+	if (!n || n >= sizeof(buf) || *s == ' ' || memchr(s, 'x', n) ||
+	    memchr(s, 'X', n))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	*out = strtod(buf, &end);
+	return end == buf + n;
+}
+
+static int parse_int_line(struct arfs_typedenc *enc, const char *s, size_t n)
+{
+	char buf[32], *end;
+	long long v;
+
+	if (!n || n >= sizeof(buf) || (*s != '-' && (*s < '0' || *s > '9')))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno || end != buf + n)
+		return -EINVAL;
+	return arfs_typedenc_add_int(enc, v);
+}
+
+static int parse_str_line(struct arfs_typedenc *enc, const char *s, size_t n,
+			  struct arfs_textbuf *tmp)
+{
+	const char *bs = memchr(s, '\\', n);
+	char c;
+
+	if (!bs)
+		return arfs_typedenc_add_str(enc, s, n);
+	tmp->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		c = s[i];
+		if (c == '\\') {
+			if (++i == n)
+				return -EINVAL;
+			c = s[i] == '\\' ? '\\' : s[i] == 'n' ? '\n' :
+			    s[i] == 't' ? '\t' : s[i] == 'r' ? '\r' : 0;
+			if (!c)
+				return -EINVAL;
+		} else if (c == '\t' || c == '\r') {
+			return -EINVAL;
+		}
+		if (arfs_textbuf_add(tmp, &c, 1))
+			return -ENOMEM;
+	}
+	return arfs_typedenc_add_str(enc, tmp->p, tmp->len);
+}
+
+static int parse_vec_line(struct arfs_typedenc *enc, const char *s, size_t n,
+			  struct arfs_textbuf *tmp)
+{
+	size_t i = 1, j;
+	double d;
+
+	if (n < 2 || s[0] != '[' || s[n - 1] != ']')
+		return -EINVAL;
+	tmp->len = 0;
+	while (i < n - 1) {
+		if (s[i] == ' ') {
+			i++;
+			continue;
+		}
+		for (j = i; j < n - 1 && s[j] != ' '; j++)
+			;
+		if (!parse_double(s + i, j - i, &d))
+			return -EINVAL;
+		if (arfs_textbuf_add(tmp, &d, sizeof(d)))
+			return -ENOMEM;
+		i = j;
+	}
+	return arfs_typedenc_add_vec(enc, (const double *)(void *)tmp->p,
+				     tmp->len / sizeof(double));
+}
+
+static int parse_line(struct arfs_typedenc *enc, const char *s, size_t n,
+		      struct arfs_textbuf *tmp)
+{
+	double d;
+
+	if (n == 2 && s[0] == '\\' && s[1] == 'N')
+		return arfs_typedenc_add_missing(enc);
+	switch (enc->type) {
+	case ARFS_FT_INTEGER:
+		return parse_int_line(enc, s, n);
+	case ARFS_FT_FLOAT:
+		return parse_double(s, n, &d) ? arfs_typedenc_add_float(enc, d)
+					      : -EINVAL;
+	case ARFS_FT_STRING:
+		return parse_str_line(enc, s, n, tmp);
+	case ARFS_FT_VECTOR:
+		return parse_vec_line(enc, s, n, tmp);
+	default:
+		return -EINVAL;	/* undefined: only \N */
+	}
+}
+
+int arfs_textval_parse(struct arfs_typedenc *enc, const char *text,
+		       size_t len, uint64_t *bad_line)
+{
+	struct arfs_textbuf tmp = { 0 };
+	const char *p = text, *end = text + len, *nl;
+	uint64_t line = 0;
+	int rc = 0;
+
+	while (!rc && p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		line++;
+		rc = parse_line(enc, p, (size_t)(nl - p), &tmp);
+		p = nl + 1;
+	}
+	arfs_textbuf_release(&tmp);
+	if (rc && bad_line)
+		*bad_line = line;
+	return rc;
 }

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct arfs_typedenc;
 struct arfs_value;
 struct arfs_values;
 
@@ -53,5 +54,17 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
  * buf needs 32 bytes. Returns the length.
  */
 size_t arfs_textval_double(char *buf, double d);
+
+/*
+ * The reverse: parse text lines (each ended by '\n'; a last line without
+ * one counts too) into enc, whose type says how to read them: int
+ * (decimal), float (strtod, inf, nan), str (the four escapes undone; any
+ * other backslash sequence is refused), vector ([1 2 3]), and \N alone as
+ * a missing value in every type. 0, or -EINVAL with *bad_line set to the
+ * 1-based line that does not parse, -EOVERFLOW past 2^24 lines, -ENOMEM.
+ * Types other than those of typedenc.h are -EOPNOTSUPP.
+ */
+int arfs_textval_parse(struct arfs_typedenc *enc, const char *text,
+		       size_t len, uint64_t *bad_line);
 
 #endif

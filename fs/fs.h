@@ -121,7 +121,7 @@ void arfs_inode_hold(struct arfs_node *node);
 void arfs_inode_unhold(struct arfs_node *node);
 uint64_t arfs_node_st_ino(const struct arfs_node *n);
 
-/* fs/ll_group.c: segment groups, read-only */
+/* fs/ll_group.c: segment groups (writes only in read-write mounts) */
 struct arfs_store_group *arfs_grp_root(void);
 int arfs_grp_lookup(struct arfs_node *dir, const char *name,
 		    struct arfs_node **out, struct stat *st);
@@ -138,6 +138,27 @@ int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
 		      size_t cap, size_t *len);
 int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap,
 		       size_t *len);
+/* stat of a node, a block being written showing its buffer's size */
+int arfs_grp_stat_node(struct arfs_node *n, struct stat *st);
+/* open a block for writing (one writer counted), write, flush, release */
+int arfs_grp_open(struct arfs_node *n, int flags);
+int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,
+		   off_t off);
+/* flush checks the text parses (EINVAL); release and fsync commit */
+int arfs_grp_flush(struct arfs_node *n);
+int arfs_grp_fsync(struct arfs_node *n);
+int arfs_grp_release(struct arfs_node *n);
+int arfs_grp_setattr(struct arfs_node *n, const struct stat *attr,
+		     int to_set);
+/* a new block file in a column folder: *out has one lookup, its buffer
+ * pinned; the caller counts the writer */
+int arfs_grp_create(struct arfs_node *dir, const char *name,
+		    struct arfs_node **out, struct stat *st);
+int arfs_grp_unlink(struct arfs_node *dir, const char *name);
+int arfs_grp_rename(struct arfs_node *dir, const char *name,
+		    struct arfs_node *newdir, const char *newname);
+/* free the group writers and retired views (before arfs_store_close) */
+void arfs_grp_shutdown(void);
 
 /* fs/ll_ops.c */
 extern const struct fuse_lowlevel_ops arfs_ll_ops;

@@ -233,8 +233,8 @@ void arfs_inode_rekey(struct arfs_node *node, uint64_t docno)
 	pthread_mutex_lock(&table_lock);
 	unlink_locked(node);
 	node->docno = docno;
-	node->hnext = table[slot(node->arr, docno)];
-	table[slot(node->arr, docno)] = node;
+	node->hnext = table[slot(owner_of(node), docno)];
+	table[slot(owner_of(node), docno)] = node;
 	pthread_mutex_unlock(&table_lock);
 }
 

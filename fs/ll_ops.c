@@ -189,13 +189,19 @@ static bool in_group(struct arfs_node *dir)
 	       (dir->kind == ARFS_NODE_ROOT && arfs_grp_root());
 }
 
+/* Writable groups are not cached by the kernel: a commit renumbers. */
+static double grp_timeout(const struct arfs_node *n)
+{
+	return is_group_kind(n->kind) && !arfs_fs.ro ? 0 : arfs_fs.timeout;
+}
+
 static int node_stat(struct arfs_node *n, struct stat *st)
 {
 	struct arfs_docattr a;
 	int rc;
 
 	if (is_group_kind(n->kind))
-		return arfs_grp_stat(n->kind, n->grp, n->docno, st);
+		return arfs_grp_stat_node(n, st);
 	if (n->kind != ARFS_NODE_DOC) {
 		fill_dir_stat(st, n);
 		return 0;
@@ -214,8 +220,8 @@ static void reply_entry(fuse_req_t req, struct arfs_node *n,
 	memset(&e, 0, sizeof(e));
 	e.ino = arfs_inode_id(n);
 	e.attr = *st;
-	e.attr_timeout = arfs_fs.timeout;
-	e.entry_timeout = arfs_fs.timeout;
+	e.attr_timeout = grp_timeout(n);
+	e.entry_timeout = grp_timeout(n);
 	fuse_reply_entry(req, &e);
 }
 
@@ -312,7 +318,7 @@ static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (rc)
 		reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, arfs_fs.timeout);
+		fuse_reply_attr(req, &st, grp_timeout(arfs_inode_get(ino)));
 }
 
 /* ---- write buffers ---- */
@@ -579,7 +585,7 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int rc = 0;
 
 	if (is_group_kind(n->kind)) {
-		rc = -EROFS; /* segment groups are read-only in the mount */
+		rc = arfs_fs.ro ? -EROFS : arfs_grp_setattr(n, attr, to_set);
 	} else if (n->kind != ARFS_NODE_DOC) {
 		rc = set_dir_attrs(n, attr, to_set);
 	}
@@ -592,7 +598,7 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc)
 		reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, arfs_fs.timeout);
+		fuse_reply_attr(req, &st, grp_timeout(n));
 }
 
 /* ---- open, read, write, flush, fsync, release ---- */
@@ -605,10 +611,14 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 
 	if (n->kind == ARFS_NODE_BLOCK) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-			reply_err(req, -EROFS);
-			return;
+			int rc = arfs_fs.ro ? -EROFS : arfs_grp_open(n, fi->flags);
+
+			if (rc) {
+				reply_err(req, rc);
+				return;
+			}
 		}
-		fi->keep_cache = 1; /* blocks do not change under a mount */
+		fi->keep_cache = arfs_fs.ro; /* read-only: blocks never change */
 		arfs_inode_hold(n);
 		if (fuse_reply_open(req, fi) == -ENOENT)
 			arfs_inode_unhold(n);
@@ -712,8 +722,9 @@ static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 	struct arfs_buf *buf;
 	int rc;
 
-	rc = wbuf_get(n, true, &buf);
-	if (!rc)
+	if (is_group_kind(n->kind))
+		rc = arfs_grp_write(n, data, size, off);
+	else if (!(rc = wbuf_get(n, true, &buf)))
 		rc = arfs_buf_write(buf, data, size, (uint64_t)off);
 	if (rc)
 		reply_err(req, rc);
@@ -724,7 +735,10 @@ static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 static void arfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	reply_err(req, wbuf_flush(arfs_inode_get(ino), false));
+	struct arfs_node *n = arfs_inode_get(ino);
+
+	reply_err(req, is_group_kind(n->kind) ? arfs_grp_flush(n) :
+		  wbuf_flush(n, false));
 }
 
 static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -733,7 +747,9 @@ static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc = 0;
 
-	if (n->pending)
+	if (is_group_kind(n->kind))
+		rc = arfs_grp_fsync(n);
+	else if (n->pending)
 		rc = -ENAMETOOLONG; /* cannot be made durable under this name */
 	else
 		rc = wbuf_flush(n, true);
@@ -746,7 +762,12 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+	if ((fi->flags & O_ACCMODE) != O_RDONLY && is_group_kind(n->kind)) {
+		rc = arfs_grp_release(n);
+		if (rc)
+			arfs_log(ARFS_LOG_ERR, "block write failed at close: %s",
+				 strerror(-rc));
+	} else if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		rc = wbuf_flush(n, false);
 		if (rc)
 			arfs_log(ARFS_LOG_ERR, "write-back of %s/%s failed at "
@@ -811,7 +832,9 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	if (!arr && in_group(arfs_inode_get(parent)))
-		return -EROFS;
+		return arfs_fs.ro ? -EROFS : S_ISREG(mode) ?
+		       arfs_grp_create(arfs_inode_get(parent), name, out, st) :
+		       -EPERM;
 	if (!arr)
 		return arfs_inode_get(parent)->kind == ARFS_NODE_ROOT ? -EPERM
 								     : -ENOTDIR;
@@ -853,7 +876,7 @@ static void arfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_unlock(&n->lock);
 	e.ino = arfs_inode_id(n);
 	e.generation = 0;
-	e.attr_timeout = e.entry_timeout = arfs_fs.timeout;
+	e.attr_timeout = e.entry_timeout = grp_timeout(n);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		arfs_inode_unhold(n);
 		arfs_inode_forget(n, 1);
@@ -916,6 +939,10 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct arfs_store_array *arr = dir_array(dir);
 	int rc;
 
+	if (!arr && in_group(dir) && !arfs_fs.ro) {
+		reply_err(req, arfs_grp_unlink(dir, name));
+		return;
+	}
 	if (!arr) {
 		reply_err(req, in_group(dir) ? -EROFS :
 			  dir->kind == ARFS_NODE_ROOT ? -EISDIR : -ENOTDIR);
@@ -1017,6 +1044,13 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
 		return;
 	}
+	if (!arfs_fs.ro && !flags && in_group(arfs_inode_get(parent)) &&
+	    in_group(arfs_inode_get(newparent))) {
+		reply_err(req, arfs_grp_rename(arfs_inode_get(parent), name,
+					       arfs_inode_get(newparent),
+					       newname));
+		return;
+	}
 	if (in_group(arfs_inode_get(parent)) || in_group(arfs_inode_get(newparent)) ||
 	    (arfs_inode_get(parent)->kind == ARFS_NODE_ROOT &&
 	     arfs_store_find_group(arfs_fs.store, name)) ||
@@ -1101,7 +1135,7 @@ static void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	if (in_group(dir)) {
-		reply_err(req, -EROFS);
+		reply_err(req, arfs_fs.ro ? -EROFS : -EPERM); /* no new columns */
 		return;
 	}
 	if (dir->kind != ARFS_NODE_ROOT || arfs_store_is_single(arfs_fs.store)) {
@@ -1351,7 +1385,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (!n)
 				break;
 			e.ino = arfs_inode_id(n);
-			e.attr_timeout = e.entry_timeout = arfs_fs.timeout;
+			e.attr_timeout = e.entry_timeout = grp_timeout(n);
 		} else if (d->v[i].kind != ARFS_NODE_ROOT) {
 			n = arfs_inode_ref(d->v[i].kind, d->v[i].arr,
 					   d->v[i].kind == ARFS_NODE_DOC ?

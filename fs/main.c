@@ -194,6 +194,7 @@ static int shutdown_store(void)
 	if (rc)
 		arfs_log(ARFS_LOG_ERR, "write-back at unmount failed: %s",
 			 strerror(-rc));
+	arfs_grp_shutdown();
 	arfs_inode_shutdown();
 	arfs_store_close(arfs_fs.store);
 	arfs_blockmgr_free(arfs_fs.mgr);
