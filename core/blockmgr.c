@@ -180,7 +180,7 @@ static int fd_open(struct arfs_blockmgr *mgr, struct seg_handle *h)
 	int fd;
 
 	fd_trim(mgr, 1);
-	fd = arfs_io_open(h->path, O_RDONLY, 0);
+	fd = arfs_io_open(h->path, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return fd;
 	h->fd = fd;

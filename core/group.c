@@ -185,8 +185,13 @@ static int check_seg_files(const char *dir, struct arfs_sidx *sx)
 		p = path_join(dir, sx->seg_files[s]);
 		if (!p)
 			return -ENOMEM;
-		rc = stat(p, &st);
+		/* lstat: a symlink could lead out of the store */
+		rc = lstat(p, &st);
 		free(p);
+		if (!rc && S_ISLNK(st.st_mode))
+			return bad(sx->file, "segment file '%s' is a symbolic "
+				   "link; only plain files in the group's "
+				   "directory are read", sx->seg_files[s]);
 		if (rc || !S_ISREG(st.st_mode))
 			return bad(sx->file, "segment file '%s' is missing",
 				   sx->seg_files[s]);
@@ -481,6 +486,28 @@ static int parse_frame_ini(const char *file, char *text, struct frame_ini *fi)
 	return 0;
 }
 
+/* A .sidx named by the .frame_idx must not be a symlink (it could leave
+ * the store). Missing files are reported by load_sidx(). */
+static int plain_file(struct arfs_group *g, const char *file)
+{
+	struct stat st;
+	char *p;
+	int rc;
+
+	if (!arfs_group_safe_name(file))
+		return 0;	/* group_sidx() refuses it with its message */
+	p = path_join(g->dir, file);
+	if (!p)
+		return -ENOMEM;
+	rc = lstat(p, &st);
+	free(p);
+	if (!rc && S_ISLNK(st.st_mode))
+		return bad(g->index_file, "column file '%s' is a symbolic "
+			   "link; only plain files in the group's directory "
+			   "are read", file);
+	return 0;
+}
+
 static int frame_columns(struct arfs_group *g, struct frame_ini *fi)
 {
 	char *colon, *end;
@@ -505,7 +532,9 @@ static int frame_columns(struct arfs_group *g, struct frame_ini *fi)
 		if (*end || errno || colon[1] < '0' || colon[1] > '9')
 			return bad(g->index_file, "bad column number in '%s'",
 				   fi->files[c]);
-		rc = group_sidx(g, fi->files[c], &si);
+		rc = plain_file(g, fi->files[c]);
+		if (!rc)
+			rc = group_sidx(g, fi->files[c], &si);
 		if (!rc)
 			rc = set_column(g, c, fi->names[c], si, index);
 	}

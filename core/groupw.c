@@ -218,7 +218,7 @@ static int seg_load(struct arfs_groupw *gw, struct gw_seg *s,
 	off_t size;
 	int rc;
 
-	s->fd = arfs_io_openat(gw->dirfd, s->file, O_RDWR, 0);
+	s->fd = arfs_io_openat(gw->dirfd, s->file, O_RDWR | O_NOFOLLOW, 0);
 	if (s->fd < 0)
 		return s->fd;
 	size = arfs_io_size(s->fd);

@@ -1,7 +1,7 @@
 /*
  * test_blockmgr.c - the block manager: every block of the fixture through
  * the cached text path equals the uncached rendering; 1,008 columns (84
- * symlinked copies of the fixture, distinct segment paths) open at once
+ * hard-linked copies of the fixture, distinct segment paths) open at once
  * with a cap of 16 descriptors read correctly; four threads reading
  * through a small pool get identical bytes; a corrupt block fails the
  * same way every time and leaves the other columns readable.
@@ -144,7 +144,11 @@ static void test_cached_equals_uncached(void **state)
 	arfs_bufpool_free(o.pool);
 }
 
-/* NCOPIES directories of symlinks to the fixture files. */
+/*
+ * NCOPIES directories of hard links to the fixture files (copies where
+ * links cannot be made). Not symlinks: a group refuses files that are
+ * symlinks, which could lead out of the store.
+ */
 static char *make_copies(struct arfs_group **groups)
 {
 	char *dir = tu_tmpdir("blockmgr"), sub[4096], src[4096], dst[8400];
@@ -156,7 +160,14 @@ static char *make_copies(struct arfs_group **groups)
 			snprintf(src, sizeof(src), "%s/turi/business.sf/%s",
 				 tu_fixtures(), files[f]);
 			snprintf(dst, sizeof(dst), "%s/%s", sub, files[f]);
-			assert_int_equal(symlink(src, dst), 0);
+			if (link(src, dst)) {
+				size_t len;
+				uint8_t *data = tu_readfile(src, &len);
+
+				assert_non_null(data);
+				tu_writefile(dst, data, len);
+				free(data);
+			}
 		}
 		assert_int_equal(arfs_group_open(sub, &groups[k]), 0);
 	}
