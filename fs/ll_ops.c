@@ -1350,6 +1350,28 @@ static int entry_stat(struct dirent_snap *e, struct stat *st,
 	return 0;
 }
 
+/*
+ * The listing is a snapshot from opendir, but an entry that readdirplus
+ * returns becomes a dentry the kernel trusts for entry_timeout: a document
+ * renamed away, deleted or replaced since the snapshot would come back as
+ * a stale dentry (opens of that name then fail with ENOENT). The kernel
+ * holds the directory lock around READDIRPLUS, so a lookup here is
+ * current: refresh e from it, or return false for a name no longer there
+ * (no entry is cached then; a later lookup decides).
+ */
+static bool doc_current(struct dirent_snap *e, const char *name)
+{
+	struct arfs_docref ref;
+
+	if (e->attr.docno >= ARFS_PENDING_DOCNO_BASE)
+		return false; /* pending: looked up on use */
+	if (arfs_docarray_lookup(e->arr->da, name, strlen(name), &ref))
+		return false;
+	e->attr = ref.attr;
+	arfs_docref_release(&ref);
+	return true;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -1367,7 +1389,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (size_t i = (size_t)off; i < d->n; i++) {
 		name = d->names + d->v[i].name_off;
 		memset(&e, 0, sizeof(e));
-		bad = entry_stat(&d->v[i], &e.attr, dir) != 0;
+		/* gone since opendir: listed, nothing for the kernel to cache */
+		bad = plus && d->v[i].kind == ARFS_NODE_DOC &&
+		      !doc_current(&d->v[i], name);
+		if (entry_stat(&d->v[i], &e.attr, dir))
+			bad = true;
 		if (!plus) {
 			ent = fuse_add_direntry(req, buf + used, size - used, name,
 						&e.attr, (off_t)i + 1);
