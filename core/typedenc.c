@@ -517,7 +517,8 @@ int arfs_typedenc_add_str(struct arfs_typedenc *enc, const char *s,
 		return -ENOMEM;
 	if (add_u(enc, len, len + 2))
 		return -ENOMEM;
-	memcpy(enc->bytes + enc->b_len, s, len);
+	if (len)
+		memcpy(enc->bytes + enc->b_len, s, len);
 	enc->b_len += len;
 	return 0;
 }
@@ -532,7 +533,8 @@ int arfs_typedenc_add_vec(struct arfs_typedenc *enc, const double *v,
 		return -ENOMEM;
 	if (add_u(enc, n, 8 * n + 2))
 		return -ENOMEM;
-	memcpy(enc->d + enc->d_len, v, n * sizeof(*v));
+	if (n)
+		memcpy(enc->d + enc->d_len, v, n * sizeof(*v));
 	enc->d_len += n;
 	return 0;
 }

@@ -322,6 +322,75 @@ static void test_random_blocks(void **state)
 	}
 }
 
+/* Text lines (the mount's block files) parse back to the same values. */
+static void test_text_roundtrip(void **state)
+{
+	static const unsigned types[] = { ARFS_FT_INTEGER, ARFS_FT_FLOAT,
+					  ARFS_FT_STRING, ARFS_FT_VECTOR };
+
+	(void)state;
+	rng_state = 0x1234567887654321ull;
+	for (int round = 0; round < 200; round++) {
+		struct arfs_values vals;
+		struct arfs_typedenc enc;
+		struct gen g;
+		uint64_t bad = 0;
+		size_t len;
+		char *text;
+		unsigned t = types[rnd() % 4];
+
+		gen_block(&g, t, rnd() % 500, (unsigned)(rnd() % 40),
+			  (unsigned)(rnd() % 10));
+		vals.n = g.n;
+		vals.v = g.want;
+		vals.arena = NULL;
+		assert_int_equal(arfs_textval_render(&vals, &text, &len), 0);
+		assert_int_equal(arfs_typedenc_init(&enc, t), 0);
+		if (arfs_textval_parse(&enc, text, len, &bad))
+			fail_msg("round %d: line %llu does not parse", round,
+				 (unsigned long long)bad);
+		assert_int_equal(enc.n, g.n);
+		/* the parsed values, through a block, are the originals */
+		{
+			struct arfs_textbuf tb = { 0 };
+			struct arfs_block_info bi = { .num_elem = g.n };
+			struct arfs_values *got;
+
+			assert_int_equal(arfs_typedenc_encode(&enc, &tb,
+							      &bi.flags), 0);
+			bi.block_size = tb.len;
+			assert_int_equal(arfs_typed_decode(&bi, tb.p, tb.len,
+							   "text", &got), 0);
+			compare(&g, got);
+			arfs_values_free(got);
+			arfs_textbuf_release(&tb);
+		}
+		arfs_typedenc_release(&enc);
+		free(text);
+		gen_free(&g);
+	}
+	/* refusals, with the line */
+	{
+		struct arfs_typedenc enc;
+		uint64_t bad = 0;
+
+		arfs_typedenc_init(&enc, ARFS_FT_INTEGER);
+		assert_int_equal(arfs_textval_parse(&enc, "1\n2\nx\n", 6,
+						    &bad), -EINVAL);
+		assert_int_equal(bad, 3);
+		arfs_typedenc_release(&enc);
+		arfs_typedenc_init(&enc, ARFS_FT_STRING);
+		assert_int_equal(arfs_textval_parse(&enc, "a\\qb\n", 5,
+						    &bad), -EINVAL);
+		assert_int_equal(arfs_textval_parse(&enc, "a\\tb\n\\N\n",
+						    8, &bad), 0);
+		assert_int_equal(enc.n, 2);
+		assert_int_equal(enc.k, 1);
+		assert_memory_equal(enc.bytes, "a\tb", 3);
+		arfs_typedenc_release(&enc);
+	}
+}
+
 static void test_undefined_column(void **state)
 {
 	struct gen g = { .type = ARFS_FT_UNDEFINED, .n = 70 };
@@ -380,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_numbers_every_width),
 		cmocka_unit_test(test_numbers_compact),
 		cmocka_unit_test(test_random_blocks),
+		cmocka_unit_test(test_text_roundtrip),
 		cmocka_unit_test(test_undefined_column),
 		cmocka_unit_test(test_choices),
 	};
