@@ -26,8 +26,16 @@
  * `arfs_docarray_check` finds nothing. The number of points is printed
  * (docs/RELIABILITY.md quotes it).
  *
+ * The same two sweeps run over commits of the segment group writer
+ * (core/groupw.c): append, replace, new segment, compact, LZ4 conversion
+ * and a sequence; a group commit is atomic, so a reader must see exactly
+ * the state before or after the interrupted step, also after a writer's
+ * recovery.
+ *
  * Complements the per-operation sweep in test_docarray.c (pwrite, fsync,
  * rename, without mmap/open/ftruncate/unlink faults, sequences or deaths).
+ * ARFS_FAULT_ONLY=<scenario> runs one scenario; ARFS_FAULT_BT=1 prints a
+ * backtrace at each injected fault.
  */
 #include <errno.h>
 #include <execinfo.h>
@@ -710,7 +718,8 @@ static void test_fault_sweep(void **state)
 			for (int k = 0; k < FK_COUNT; k++)
 				fault_sweep(&scenarios[s], sc, k);
 	printf("fault points injected: %ld\n", points_fault);
-	assert_true(points_fault > 500);
+	if (!getenv("ARFS_FAULT_ONLY"))
+		assert_true(points_fault > 500);
 }
 
 static void test_crash_sweep(void **state)
@@ -724,7 +733,8 @@ static void test_crash_sweep(void **state)
 			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
 				crash_sweep(&scenarios[s], sc, kinds[k]);
 	printf("crash points: %ld\n", points_crash);
-	assert_true(points_crash > 300);
+	if (!getenv("ARFS_FAULT_ONLY"))
+		assert_true(points_crash > 300);
 }
 
 
@@ -1005,8 +1015,10 @@ static void test_group_sweeps(void **state)
 	}
 	printf("group fault points injected: %ld, group crash points: %ld\n",
 	       points_gfault, points_gcrash);
-	assert_true(points_gfault > 100);
-	assert_true(points_gcrash > 50);
+	if (!getenv("ARFS_FAULT_ONLY")) {
+		assert_true(points_gfault > 100);
+		assert_true(points_gcrash > 50);
+	}
 }
 
 static void quiet(enum arfs_log_level level, const char *msg)
