@@ -30,7 +30,7 @@
 #ifndef ARFS_FS_H
 #define ARFS_FS_H
 
-#define FUSE_USE_VERSION 34
+#define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>

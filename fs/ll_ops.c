@@ -790,7 +790,7 @@ static void ctx_attr(fuse_req_t req, mode_t mode, struct arfs_docattr *a)
 
 	memset(a, 0, sizeof(*a));
 	now_attr(a);
-	a->mode = mode & 07777;
+	a->mode = mode & 07777 & ~ctx->umask;
 	a->uid = ctx->uid;
 	a->gid = ctx->gid;
 }
@@ -1473,13 +1473,31 @@ static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 							       : -EOPNOTSUPP);
 }
 
+/*
+ * Only segment groups have extended attributes. In a store without groups
+ * the answer to every getxattr/listxattr is "not supported": ENOSYS tells
+ * the kernel once, and it then answers EOPNOTSUPP to callers itself,
+ * sparing ls -l two round trips per file (security.selinux, POSIX ACL).
+ * Callers never see ENOSYS.
+ */
+static bool store_has_xattrs(void)
+{
+	return arfs_store_group_at(arfs_fs.store, 0) != NULL;
+}
+
 static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     size_t size)
 {
 	char buf[256];
 	size_t len = 0;
-	int rc = arfs_grp_getxattr(arfs_inode_get(ino), name, buf,
-				   size < sizeof(buf) ? size : sizeof(buf), &len);
+	int rc;
+
+	if (!store_has_xattrs()) {
+		reply_err(req, -ENOSYS);
+		return;
+	}
+	rc = arfs_grp_getxattr(arfs_inode_get(ino), name, buf,
+			       size < sizeof(buf) ? size : sizeof(buf), &len);
 
 	if (rc)
 		reply_err(req, rc);
@@ -1493,8 +1511,14 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char buf[256];
 	size_t len = 0;
-	int rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
-				    size < sizeof(buf) ? size : sizeof(buf), &len);
+	int rc;
+
+	if (!store_has_xattrs()) {
+		reply_err(req, -ENOSYS);
+		return;
+	}
+	rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
+				size < sizeof(buf) ? size : sizeof(buf), &len);
 
 	if (rc)
 		reply_err(req, rc);
@@ -1522,6 +1546,13 @@ static void arfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	/*
+	 * With POSIX ACLs on, the kernel caches "no ACL" per inode instead of
+	 * asking for system.posix_acl_access on every ls -l. It then leaves
+	 * the umask to us (ctx_attr()).
+	 */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
 }
 
 const struct fuse_lowlevel_ops arfs_ll_ops = {
