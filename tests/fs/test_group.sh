@@ -4,7 +4,9 @@
 # with real tools: ls -l, stat/wc -c, cat | wc -l, every value against
 # business.csv by the text rules of docs/FORMAT.md 2.8, paste, sha256sum
 # across reads and a remount, getfattr against the segment's block table,
-# rsync -a twice, find, tar. Then: writes into a group fail with EROFS; a
+# rsync -a twice, find, tar. Then: writes into a group of a read-only
+# mount fail with EROFS (writes in read-write mounts:
+# test_group_write.sh); a
 # store that is itself a group shows its columns at the root; damaged copies
 # (truncated segment, corrupt LZ4 block, '../' and absolute segment paths,
 # missing segment) leave the daemon and the good data alone; arrayctl
@@ -270,9 +272,9 @@ check "the array beside the group reads" \
 	test "$(cat "$mnt/basic/a" "$mnt/basic/b")" = "$(printf 'alpha\nbravo')"
 check "ls -U of the group lists the columns in column order" \
 	test "$(ls -U "$grp" | tr '\n' ' ')" = "${COLS[*]} "
-check "ls -l of the group: 12 read-only folders" bash -c "
+check "ls -l of the group: 12 folders (writable: read-write mount)" bash -c "
 	ls -l '$grp' | awk 'NR>1{print substr(\$1,1,1), substr(\$1,2,9)}' | sort | uniq -c |
-	grep -qx ' *12 d r-xr-xr-x'"
+	grep -qx ' *12 d rwxr-xr-x'"
 
 sizes_exact() {
 	local c f n=0 s w l
@@ -363,7 +365,9 @@ check "tar -c of the group and back" bash -c "
 	mkdir '$ARFS_TMP/untar' && tar -C '$ARFS_TMP/untar' -xf '$ARFS_TMP/g.tar' &&
 	diff -r '$grp' '$ARFS_TMP/untar/business'"
 
-# ---- read-only: every write into a group is EROFS ----
+# ---- read-only mount: every write into a group is EROFS ----
+arfs_umount "$mnt"
+arfs_mount "$store" "$mnt" -o ro
 blk=$grp/stars/0000.000000
 check "touch a new file in a column: EROFS" fails_erofs touch "$grp/stars/new"
 check "touch a new file in the group folder: EROFS" fails_erofs touch "$grp/new"
@@ -423,7 +427,7 @@ arfs_umount "$mnt"
 
 # ---- a store that is itself a group ----
 mnt1=$ARFS_TMP/mnt1
-arfs_mount "$store/business" "$mnt1"
+arfs_mount "$store/business" "$mnt1" -o ro
 check "a group store shows its columns at the root" \
 	test "$(ls -U "$mnt1" | tr '\n' ' ')" = "${COLS[*]} "
 check "a group store's blocks read as in the store mount" \
