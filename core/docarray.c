@@ -1061,6 +1061,9 @@ int arfs_docarray_reload(struct arfs_docarray *da, bool *changed)
 {
 	int rc = 0;
 
+	*changed = false;
+	if (!da->ro)
+		return 0; /* the lock keeps other writers out */
 	pthread_mutex_lock(&da->commit);
 	*changed = files_changed(da);
 	if (*changed)
@@ -1194,10 +1197,8 @@ int arfs_docarray_next(struct arfs_docarray *da, uint64_t *cursor, char *name,
 /* Remember the files as we left them, so reload sees no foreign change. */
 static void note_own_write(struct arfs_docarray *da)
 {
-	fstat(da->hfd, &da->st_h);
-	fstat(da->body->fd, &da->st_b);
-	if (da->sfd >= 0)
-		fstat(da->sfd, &da->st_s);
+	/* No stat bookkeeping: a writable handle never reloads (it holds
+	 * the lock, so nobody else changes the files). */
 	atomic_fetch_add(&da->gen, 1);
 }
 

@@ -93,7 +93,8 @@ void arfs_docarray_close(struct arfs_docarray *da);
 /*
  * Pick up changes made by another process (a writer on another mount or
  * DocArray itself). Cheap when nothing changed. *changed says whether the
- * documents may differ now.
+ * documents may differ now. A writable handle holds the array's lock, so
+ * for it this does nothing.
  */
 int arfs_docarray_reload(struct arfs_docarray *da, bool *changed);
 
