@@ -402,6 +402,9 @@ static void test_kill9_loop(void **state)
 	uint64_t seg;
 	long last = 0, seen_max = 0;
 	unsigned seed = 12345;
+	/* ARFS_TEST_SLOW=N stretches the delays (valgrind runs ~30x slower) */
+	unsigned slow = getenv("ARFS_TEST_SLOW") ? (unsigned)atoi(getenv(
+		"ARFS_TEST_SLOW")) : 1;
 
 	(void)state;
 	assert_int_equal(arfs_groupw_create(dir, 2, names, types, NULL, &gw), 0);
@@ -416,7 +419,7 @@ static void test_kill9_loop(void **state)
 
 		if (pid == 0)
 			child_loop(dir);
-		usleep(2000 + rand_r(&seed) % 40000);
+		usleep((2000 + rand_r(&seed) % 40000) * (slow ? slow : 1));
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		assert_true(WIFSIGNALED(st));
