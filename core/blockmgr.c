@@ -427,6 +427,18 @@ void arfs_blockmgr_close_column(struct arfs_blockmgr *mgr,
 	pthread_mutex_unlock(&mgr->lock);
 }
 
+void arfs_blockmgr_column_close_fds(struct arfs_blockmgr *mgr,
+				    struct arfs_column *col)
+{
+	if (!col)
+		return;
+	pthread_mutex_lock(&mgr->lock);
+	for (uint64_t s = 0; s < col->nsegs; s++)
+		if (col->segs[s]->fd >= 0 && !col->segs[s]->busy)
+			fd_close(mgr, col->segs[s]);
+	pthread_mutex_unlock(&mgr->lock);
+}
+
 uint64_t arfs_column_nblocks(const struct arfs_column *col)
 {
 	return col->nblocks;

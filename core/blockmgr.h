@@ -94,6 +94,14 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 void arfs_blockmgr_close_column(struct arfs_blockmgr *mgr,
 				struct arfs_column *col);
 
+/*
+ * Close the column's segment descriptors that no read is using now (they
+ * reopen on demand). For views replaced by a newer commit, which are kept
+ * for readers still holding them but are rarely read again.
+ */
+void arfs_blockmgr_column_close_fds(struct arfs_blockmgr *mgr,
+				    struct arfs_column *col);
+
 uint64_t arfs_column_nblocks(const struct arfs_column *col);
 /* Block i (0-based, row order), or NULL past the end. Valid while open. */
 const struct arfs_colblock *arfs_column_block(const struct arfs_column *col,

@@ -427,6 +427,9 @@ static int refresh_view(struct arfs_store_group *sg)
 	if (!stat(path, &st))
 		sg->mtime = st.st_mtim;
 	pthread_mutex_unlock(&sg->lock);
+	/* the old view is kept for readers that hold it, but without fds */
+	for (uint64_t c = 0; c < r->g->ncols; c++)
+		arfs_blockmgr_column_close_fds(arfs_fs.mgr, r->cols[c]);
 	r->next = retired;
 	retired = r;
 	return 0;
@@ -669,8 +672,9 @@ static void wbuf_put(struct arfs_node *n, bool force)
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (buf) {
-		arfs_bufpool_unpin(arfs_fs.pool, buf);
+		/* drop first: a dropped buffer is never written back */
 		arfs_bufpool_drop(arfs_fs.pool, n->wkey);
+		arfs_bufpool_unpin(arfs_fs.pool, buf);
 	}
 }
 
@@ -736,25 +740,46 @@ int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,
 {
 	int rc = wbuf_get(n, true);
 
-	return rc ? rc : arfs_buf_write(n->wbuf, data, size, (uint64_t)off);
+	if (!rc)
+		rc = arfs_buf_write(n->wbuf, data, size, (uint64_t)off);
+	if (!rc) {
+		pthread_mutex_lock(&n->lock);
+		n->version++;	/* commit at the next flush */
+		pthread_mutex_unlock(&n->lock);
+	}
+	return rc;
 }
 
 /*
- * flush (every close(), dups included) only checks that the text parses:
- * the commit is at release, the last close, so that a shell's
- * "> file" (open, dup, close, write, close) commits once.
+ * flush runs at every close(), dups included. It commits when data was
+ * written since the last commit, so the block is in place when close()
+ * returns; otherwise (a shell's "> file" closes a dup before writing) it
+ * only checks that the text parses, and release commits. node->version
+ * counts writes since the last commit.
  */
 int arfs_grp_flush(struct arfs_node *n)
 {
 	struct arfs_typedenc enc;
 	struct arfs_buf *buf;
-	uint64_t line;
+	uint64_t line, writes;
 	size_t len;
 	char *text = NULL;
 	int rc = 0;
 
 	if (n->kind != ARFS_NODE_BLOCK)
 		return 0;
+	pthread_mutex_lock(&n->lock);
+	writes = n->version;
+	pthread_mutex_unlock(&n->lock);
+	if (writes && !n->pending) {
+		rc = wbuf_flush(n);
+		if (!rc) {
+			pthread_mutex_lock(&n->lock);
+			n->version = 0;
+			pthread_mutex_unlock(&n->lock);
+		}
+		return rc;
+	}
 	pthread_mutex_lock(&n->lock);
 	buf = n->wbuf;
 	if (buf && arfs_buf_dirty(buf))
@@ -782,6 +807,7 @@ int arfs_grp_release(struct arfs_node *n)
 	int rc = wbuf_flush(n);
 
 	pthread_mutex_lock(&n->lock);
+	n->version = 0;
 	n->writers--;
 	pthread_mutex_unlock(&n->lock);
 	wbuf_put(n, false);	/* a failed write is dropped: block unchanged */

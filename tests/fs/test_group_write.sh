@@ -2,8 +2,9 @@
 # Writes to segment groups through the mount: a block file rewritten whole
 # (re-encoded; row counts follow), a line that does not parse (EINVAL at
 # close, block unchanged), a new block file appended, rm of a block,
-# mkdir of a column refused (EPERM), rsync -a restore of a group from a
-# backup taken through the mount (then rsync -ai --dry-run lists nothing),
+# mkdir of a column refused (EPERM), a second writer refused, rsync -a
+# restore of a group from a backup taken through the mount (then
+# rsync -ai --dry-run lists nothing),
 # arrayctl check after all of it, and a read-only mount refusing writes.
 . "$(dirname "$0")/lib.sh"
 arfs_setup
@@ -59,6 +60,9 @@ check "rm removes a block" bash -c "
 check "mkdir of a column is refused with EPERM" bash -c "
 	mkdir '$mnt/small/newcol' 2>&1 | grep -q 'Operation not permitted'"
 check "arrayctl check passes on the written group" bash -c "'$A' check '$store/small' > /dev/null"
+check "a second writer (arrayctl compact) is refused while the mount writes" bash -c "
+	! '$A' compact '$store/small' 2> '$ARFS_TMP/busy.err' &&
+	grep -q 'open for writing by another process' '$ARFS_TMP/busy.err'"
 
 # rsync: back up through the mount, change the group, restore.
 check "rsync -a backup through the mount" rsync -a "$mnt/biz/" "$ARFS_TMP/backup/"
