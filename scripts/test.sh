@@ -18,10 +18,10 @@ cmake --build build -j "$jobs"
 # Unit tests under valgrind, one per core at a time: any error or
 # definite/indirect leak fails (the log is printed).
 # ARFS_TEST_SLOW stretches the kill -9 delays of timing-based tests.
-export ARFS_FIXTURES ARFS_TEST_SLOW=30
-ARFS_FIXTURES=$(cd .. && pwd)/shared/fixtures
+fixtures=$(cd .. && pwd)/shared/fixtures
 find build/tests -maxdepth 1 -name 'test_*' -type f -perm -u+x ! -name '*.*' |
-	sort | xargs -r -P "$jobs" -I{} sh -c '
+	sort | ARFS_FIXTURES=$fixtures ARFS_TEST_SLOW=30 \
+	xargs -r -P "$jobs" -I{} sh -c '
 		if valgrind -q --error-exitcode=1 --leak-check=full \
 			--errors-for-leak-kinds=definite,indirect {} \
 			>{}.valgrind.log 2>&1; then
