@@ -28,7 +28,7 @@ void arfs_textbuf_release(struct arfs_textbuf *tb)
 	memset(tb, 0, sizeof(*tb));
 }
 
-static int tb_grow(struct arfs_textbuf *tb, size_t n)
+int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n)
 {
 	size_t cap = tb->cap ? tb->cap : 256;
 	char *p;
@@ -50,7 +50,7 @@ static int tb_grow(struct arfs_textbuf *tb, size_t n)
 
 int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n)
 {
-	if (tb_grow(tb, n))
+	if (arfs_textbuf_reserve(tb, n))
 		return -ENOMEM;
 	memcpy(tb->p + tb->len, s, n);
 	tb->len += n;
@@ -106,7 +106,7 @@ static int put_copy_string(struct arfs_textbuf *tb, const char *s,
 	uint64_t i, start = 0;
 	const char *esc;
 
-	if (tb_grow(tb, n))
+	if (arfs_textbuf_reserve(tb, n))
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		switch (s[i]) {
@@ -295,7 +295,7 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
 {
 	struct arfs_textbuf tb = { 0 };
 
-	if (tb_grow(&tb, vals->n * 4 + 1))
+	if (arfs_textbuf_reserve(&tb, vals->n * 4 + 1))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < vals->n; i++) {
 		if (put_value(&tb, &vals->v[i], 0) ||

@@ -37,6 +37,8 @@ struct arfs_textbuf {
 
 /* Free the contents; the struct may be reused (zeroed). */
 void arfs_textbuf_release(struct arfs_textbuf *tb);
+/* Make room for n more bytes (capacity doubles): 0 or -ENOMEM. */
+int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n);
 int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n);
 
 /* Append one value's text (no newline). */

@@ -37,29 +37,9 @@
 
 /* ---- buffers ---------------------------------------------------------- */
 
-static int tb_reserve(struct arfs_textbuf *tb, size_t n)
-{
-	size_t cap = tb->cap ? tb->cap : 256;
-	char *p;
-
-	if (n <= tb->cap - tb->len)
-		return 0;
-	while (cap - tb->len < n) {
-		if (cap > SIZE_MAX / 2)
-			return -ENOMEM;
-		cap *= 2;
-	}
-	p = realloc(tb->p, cap);
-	if (!p)
-		return -ENOMEM;
-	tb->p = p;
-	tb->cap = cap;
-	return 0;
-}
-
 static int tb_u8(struct arfs_textbuf *tb, uint8_t b)
 {
-	if (tb_reserve(tb, 1))
+	if (arfs_textbuf_reserve(tb, 1))
 		return -ENOMEM;
 	tb->p[tb->len++] = (char)b;
 	return 0;
@@ -99,7 +79,7 @@ int arfs_typedenc_varint(struct arfs_textbuf *out, uint64_t v)
 	uint8_t *p;
 	uint64_t x;
 
-	if (tb_reserve(out, 9))
+	if (arfs_textbuf_reserve(out, 9))
 		return -ENOMEM;
 	p = (uint8_t *)out->p + out->len;
 	if (n == 9) {
@@ -203,7 +183,7 @@ static int encode_frame(struct arfs_textbuf *out, const uint64_t *v,
 		}
 		c--;
 	}
-	if (tb_reserve(out, packed_len(c, w[best])))
+	if (arfs_textbuf_reserve(out, packed_len(c, w[best])))
 		return -ENOMEM;
 	pack((uint8_t *)out->p + out->len, tmp, c, w[best]);
 	out->len += packed_len(c, w[best]);
@@ -589,7 +569,7 @@ int arfs_typedenc_encode(const struct arfs_typedenc *enc,
 		return tb_u8(out, 1) ?: tb_u8(out, ARFS_FT_UNDEFINED);
 	rc = tb_u8(out, enc->k < enc->n ? 2 : 1) ?: tb_u8(out, (uint8_t)enc->type);
 	if (!rc && enc->k < enc->n) {
-		rc = tb_reserve(out, words * 8);
+		rc = arfs_textbuf_reserve(out, words * 8);
 		for (uint64_t i = 0; !rc && i < words; i++) {
 			for (unsigned b = 0; b < 8; b++)
 				out->p[out->len + b] =
