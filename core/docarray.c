@@ -317,6 +317,13 @@ const void *arfs_docref_view(struct arfs_docref *ref, int *err)
 	return base ? base + ref->off : NULL;
 }
 
+void arfs_docref_copy(struct arfs_docref *dst, const struct arfs_docref *src)
+{
+	*dst = *src;
+	if (dst->body)
+		body_get(dst->body);
+}
+
 void arfs_docref_release(struct arfs_docref *ref)
 {
 	body_put(ref->body);

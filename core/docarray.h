@@ -109,6 +109,8 @@ uint64_t arfs_docarray_generation(struct arfs_docarray *da);
 /* Find a document: fills *ref (release it) or returns -ENOENT. */
 int arfs_docarray_lookup(struct arfs_docarray *da, const char *name,
 			 size_t name_len, struct arfs_docref *ref);
+/* *dst = *src with its own pin on the body file (release both). */
+void arfs_docref_copy(struct arfs_docref *dst, const struct arfs_docref *src);
 /* Copy document bytes [off, off+cap) from a ref: bytes copied or -errno. */
 ssize_t arfs_docref_pread(const struct arfs_docref *ref, void *dst,
 			  size_t cap, uint64_t off);

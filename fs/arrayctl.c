@@ -175,7 +175,7 @@ static int cmd_put(const char *array, char **args, int nargs)
 	struct arfs_docarray *da;
 	struct stat st;
 	char *buf = NULL;
-	size_t len;
+	size_t len = 0;
 	int fd = -1, rc;
 
 	if (strcmp(src, "-")) {

@@ -73,6 +73,8 @@ struct arfs_node {
 	bool pending, unlinked, fsync_next;
 	struct arfs_docattr pattr;    /* attributes of a pending document */
 	uint64_t version, seen;       /* content version; version at last open */
+	struct arfs_docref gone;      /* DOC: its bytes when last deleted or
+				       * replaced, for files still open */
 };
 
 struct arfs_fs {
@@ -132,14 +134,23 @@ int arfs_grp_list(struct arfs_node *dir,
 		  int (*add)(void *ctx, const char *name,
 			     enum arfs_node_kind kind, uint64_t key),
 		  void *ctx);
-int arfs_grp_read(struct arfs_node *n, size_t size, off_t off, char *dst,
-		  size_t *got);
+/*
+ * The view of a block's column an open file reads: the group's current
+ * one at open time, so a block replaced while a file is open (rsync's
+ * rename onto it) keeps reading as the version it opened. 0 when there
+ * is none; views live until unmount, so the value needs no release.
+ */
+uint64_t arfs_grp_pin(struct arfs_node *n);
+/* read a block from the view pinned at open (or the current one if 0) */
+int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
+		  char *dst, size_t *got);
 int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
 		      size_t cap, size_t *len);
 int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap,
 		       size_t *len);
-/* stat of a node, a block being written showing its buffer's size */
-int arfs_grp_stat_node(struct arfs_node *n, struct stat *st);
+/* stat of a node, a block being written showing its buffer's size, an
+ * open block (pin from arfs_grp_pin, or 0) the size of its pinned view */
+int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st);
 /* open a block for writing (one writer counted), write, flush, release */
 int arfs_grp_open(struct arfs_node *n, int flags);
 int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,

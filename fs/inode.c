@@ -42,6 +42,7 @@ static void node_free(struct arfs_node *n)
 {
 	if (n->wbuf)
 		arfs_bufpool_unpin(arfs_fs.pool, n->wbuf);
+	arfs_docref_release(&n->gone);
 	pthread_mutex_destroy(&n->lock);
 	free(n->name);
 	free(n);

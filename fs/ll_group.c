@@ -67,12 +67,12 @@ static void block_name(const struct arfs_colblock *b, char *out, size_t cap)
 	snprintf(out, cap, "%04" PRIu64 ".%06" PRIu64, b->seg, b->blk);
 }
 
-int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
-		  uint64_t key, struct stat *st)
+/* stat of a group node; a block's size from col if given (a pinned view) */
+static int grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
+		    uint64_t key, struct arfs_column *col, struct stat *st)
 {
-	struct arfs_column *col;
 	ssize_t size;
-	int rc;
+	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = (uint64_t)sg->number << ARFS_INO_SHIFT | key;
@@ -85,7 +85,8 @@ int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
 		st->st_nlink = 2;
 		return 0;
 	}
-	rc = arfs_store_column(arfs_fs.store, sg, key_col(key), &col);
+	if (!col)
+		rc = arfs_store_column(arfs_fs.store, sg, key_col(key), &col);
 	if (rc)
 		return rc;
 	size = arfs_blockmgr_text_size(arfs_fs.mgr, col, key_blk(key));
@@ -96,6 +97,12 @@ int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
 	return 0;
+}
+
+int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
+		  uint64_t key, struct stat *st)
+{
+	return grp_stat(kind, sg, key, NULL, st);
 }
 
 /* The group a folder node shows (group folder or the root of one). */
@@ -157,7 +164,7 @@ int arfs_grp_lookup(struct arfs_node *dir, const char *name,
 		rc = lookup_block(sg, key_col(dir->docno), name, &key);
 		if (rc == -ENOENT && name[0] == '.' &&
 		    (*out = lookup_temp(sg, key_col(dir->docno), name))) {
-			rc = arfs_grp_stat_node(*out, st);
+			rc = arfs_grp_stat_node(*out, 0, st);
 			if (rc)
 				arfs_inode_forget(*out, 1);
 			return rc;
@@ -204,10 +211,19 @@ int arfs_grp_list(struct arfs_node *dir,
 	return rc;
 }
 
-int arfs_grp_read(struct arfs_node *n, size_t size, off_t off, char *dst,
-		  size_t *got)
+uint64_t arfs_grp_pin(struct arfs_node *n)
 {
 	struct arfs_column *col;
+
+	if (arfs_store_column(arfs_fs.store, n->grp, key_col(n->docno), &col))
+		return 0;
+	return (uint64_t)(uintptr_t)col;
+}
+
+int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
+		  char *dst, size_t *got)
+{
+	struct arfs_column *col = (struct arfs_column *)(uintptr_t)pin;
 	struct arfs_buf *buf;
 	ssize_t r;
 	int rc;
@@ -221,9 +237,12 @@ int arfs_grp_read(struct arfs_node *n, size_t size, off_t off, char *dst,
 		return r < 0 ? (int)r : 0;
 	}
 
-	rc = arfs_store_column(arfs_fs.store, n->grp, key_col(n->docno), &col);
-	if (rc)
-		return rc;
+	if (!col) {
+		rc = arfs_store_column(arfs_fs.store, n->grp, key_col(n->docno),
+				       &col);
+		if (rc)
+			return rc;
+	}
 	r = arfs_blockmgr_read_text(arfs_fs.mgr, col, key_blk(n->docno), dst,
 				    size, (uint64_t)off);
 	if (r < 0)
@@ -357,7 +376,8 @@ int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap, size_t *len)
  * list, every groupw call, and the view swap (which also takes sg->lock).
  * Lock order: a buffer's mutex (writeback) -> w_lock -> sg->lock. Views
  * replaced by a commit are kept (retired) until unmount, since readers may
- * still hold pointers into them.
+ * still hold pointers into them: an open block file reads the view it
+ * pinned at open (arfs_grp_pin), so it sees one whole version.
  */
 #define TEMP_TOP	((UINT64_C(1) << ARFS_COL_SHIFT) - 1)
 #define TEMP_SPAN	UINT64_C(65536)
@@ -690,7 +710,7 @@ static int wbuf_flush(struct arfs_node *n)
 	return 0;
 }
 
-int arfs_grp_stat_node(struct arfs_node *n, struct stat *st)
+int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st)
 {
 	struct arfs_buf *buf = NULL;
 	int rc;
@@ -702,7 +722,8 @@ int arfs_grp_stat_node(struct arfs_node *n, struct stat *st)
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (!buf || n->kind != ARFS_NODE_BLOCK)
-		return arfs_grp_stat(n->kind, n->grp, n->docno, st);
+		return grp_stat(n->kind, n->grp, n->docno,
+				(struct arfs_column *)(uintptr_t)pin, st);
 	/* being written, or a new/temporary file: the buffer's size */
 	rc = arfs_grp_stat(ARFS_NODE_GROUP, n->grp, n->docno, st);
 	pthread_mutex_lock(&n->lock);
@@ -943,7 +964,7 @@ int arfs_grp_create(struct arfs_node *dir, const char *name,
 	if (!rc)
 		rc = wbuf_get(n, false);	/* the caller counts the writer */
 	if (!rc)
-		rc = arfs_grp_stat_node(n, st);
+		rc = arfs_grp_stat_node(n, 0, st);
 	if (rc && n)
 		arfs_inode_forget(n, 1);
 	if (!rc)

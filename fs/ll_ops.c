@@ -119,6 +119,35 @@ static int node_name(struct arfs_node *n, char *out, size_t cap)
 }
 
 /*
+ * The committed document a node stands for: the one its name holds while
+ * that is still the node's document (same docno), else the bytes it had
+ * when it was deleted or replaced (node->gone, kept before the change is
+ * made), which files still open go on reading as on any POSIX file
+ * system. Fills *ref (release it) or returns -ENOENT.
+ */
+static int node_doc(struct arfs_node *n, struct arfs_docref *ref)
+{
+	char name[NAME_MAX + 1];
+	int rc = node_name(n, name, sizeof(name));
+
+	if (!rc)
+		rc = arfs_docarray_lookup(n->arr->da, name, strlen(name), ref);
+	if (!rc && ref->attr.docno == n->docno)
+		return 0;
+	if (!rc)
+		arfs_docref_release(ref);
+	pthread_mutex_lock(&n->lock);
+	if (n->gone.body) {
+		arfs_docref_copy(ref, &n->gone);
+		rc = 0;
+	} else if (!rc) {
+		rc = -ENOENT;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+/*
  * An extra pin on the node's write buffer, or NULL. Buffer calls are never
  * made under node->lock (writeback takes node->lock under the buffer's
  * mutex), so callers pin, drop node->lock, use the buffer, then unpin.
@@ -153,7 +182,6 @@ static void wbuf_size(struct arfs_node *n, uint64_t *size)
 static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
 {
 	struct arfs_docref ref;
-	char name[NAME_MAX + 1];
 	bool pending;
 	int rc;
 
@@ -163,10 +191,7 @@ static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
 		*a = n->pattr;
 	pthread_mutex_unlock(&n->lock);
 	if (!pending) {
-		rc = node_name(n, name, sizeof(name));
-		if (!rc)
-			rc = arfs_docarray_lookup(n->arr->da, name, strlen(name),
-						  &ref);
+		rc = node_doc(n, &ref);
 		if (rc)
 			return rc;
 		*a = ref.attr;
@@ -201,7 +226,7 @@ static int node_stat(struct arfs_node *n, struct stat *st)
 	int rc;
 
 	if (is_group_kind(n->kind))
-		return arfs_grp_stat_node(n, st);
+		return arfs_grp_stat_node(n, 0, st);
 	if (n->kind != ARFS_NODE_DOC) {
 		fill_dir_stat(st, n);
 		return 0;
@@ -310,15 +335,23 @@ static void arfs_ll_forget_multi(fuse_req_t req, size_t count,
 static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
+	struct arfs_node *n = arfs_inode_get(ino);
 	struct stat st;
 	int rc;
 
 	maybe_reload();
-	rc = node_stat(arfs_inode_get(ino), &st);
+	/*
+	 * With a file (the kernel checks the size before a read past it):
+	 * the size of the version that file reads, or the read is cut short.
+	 */
+	if (fi && n->kind == ARFS_NODE_BLOCK)
+		rc = arfs_grp_stat_node(n, fi->fh, &st);
+	else
+		rc = node_stat(n, &st);
 	if (rc)
 		reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, grp_timeout(arfs_inode_get(ino)));
+		fuse_reply_attr(req, &st, grp_timeout(n));
 }
 
 /* ---- write buffers ---- */
@@ -337,16 +370,14 @@ static int wbuf_load(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
 	struct arfs_docref ref;
-	char name[NAME_MAX + 1], *chunk;
+	char *chunk;
 	uint64_t off;
 	ssize_t got;
 	int rc;
 
 	if (n->pending)
 		return 0;
-	rc = node_name(n, name, sizeof(name));
-	if (!rc)
-		rc = arfs_docarray_lookup(n->arr->da, name, strlen(name), &ref);
+	rc = node_doc(n, &ref);
 	if (rc)
 		return rc;
 	chunk = malloc(1u << 20);
@@ -619,6 +650,7 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 			}
 		}
 		fi->keep_cache = arfs_fs.ro; /* read-only: blocks never change */
+		fi->fh = arfs_grp_pin(n);
 		arfs_inode_hold(n);
 		if (fuse_reply_open(req, fi) == -ENOENT)
 			arfs_inode_unhold(n);
@@ -660,12 +692,12 @@ static void reply_from_buf(fuse_req_t req, struct arfs_buf *buf, size_t size,
 	free(data);
 }
 
-static void read_block(fuse_req_t req, struct arfs_node *n, size_t size,
-		       off_t off)
+static void read_block(fuse_req_t req, struct arfs_node *n, uint64_t pin,
+		       size_t size, off_t off)
 {
 	char *data = malloc(size ? size : 1);
 	size_t got = 0;
-	int rc = data ? arfs_grp_read(n, size, off, data, &got) : -ENOMEM;
+	int rc = data ? arfs_grp_read(n, pin, size, off, data, &got) : -ENOMEM;
 
 	if (rc)
 		reply_err(req, rc);
@@ -680,12 +712,11 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct arfs_node *n = arfs_inode_get(ino);
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	struct arfs_docref ref;
-	char name[NAME_MAX + 1];
 	struct arfs_buf *buf;
 	int rc;
 
 	if (n->kind == ARFS_NODE_BLOCK) {
-		read_block(req, n, size, off);
+		read_block(req, n, fi->fh, size, off);
 		return;
 	}
 	buf = wbuf_pin_extra(n);
@@ -694,9 +725,7 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 		arfs_bufpool_unpin(arfs_fs.pool, buf);
 		return;
 	}
-	rc = node_name(n, name, sizeof(name));
-	if (!rc)
-		rc = arfs_docarray_lookup(n->arr->da, name, strlen(name), &ref);
+	rc = node_doc(n, &ref);
 	if (rc) {
 		reply_err(req, rc);
 		return;
@@ -896,30 +925,53 @@ static void arfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_entry(req, n, &st);
 }
 
-/* The node the daemon knows for arr/name, or NULL. */
-static struct arfs_node *node_of(struct arfs_store_array *arr, const char *name)
+/*
+ * The node the daemon knows for arr/name, or NULL, about to lose its
+ * document (a delete, or a replace by rename): its current bytes are kept
+ * in node->gone first, so that files open on it read on whole (node_doc).
+ * Then finish_unlink() once the change is made or failed.
+ */
+static struct arfs_node *node_to_unlink(struct arfs_store_array *arr,
+					const char *name)
 {
-	struct arfs_docref ref;
+	struct arfs_docref ref, old = { 0 };
 	struct arfs_node *n;
 
 	if (arfs_docarray_lookup(arr->da, name, strlen(name), &ref))
 		return NULL;
 	n = arfs_inode_find(arr, ref.attr.docno);
-	arfs_docref_release(&ref);
+	if (!n) {
+		arfs_docref_release(&ref);
+		return NULL;
+	}
+	pthread_mutex_lock(&n->lock);
+	old = n->gone;
+	n->gone = ref;
+	pthread_mutex_unlock(&n->lock);
+	arfs_docref_release(&old);
 	return n;
 }
 
 /*
- * Mark a node whose document is gone (deleted, or replaced by a rename),
- * so that an open writer's later flush does not bring it back.
+ * After the change: on success mark the node unlinked, so that an open
+ * writer's later flush does not bring it back; on failure its document
+ * stays where it was, and the kept bytes are dropped.
  */
-static void mark_unlinked(struct arfs_node *n)
+static void finish_unlink(struct arfs_node *n, int rc)
 {
+	struct arfs_docref old = { 0 };
+
 	if (!n)
 		return;
 	pthread_mutex_lock(&n->lock);
-	n->unlinked = true;
+	if (rc) {
+		old = n->gone;
+		n->gone.body = NULL;
+	} else {
+		n->unlinked = true;
+	}
 	pthread_mutex_unlock(&n->lock);
+	arfs_docref_release(&old);
 }
 
 static int unlink_pending(struct arfs_node *p)
@@ -953,10 +1005,9 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, unlink_pending(p));
 		return;
 	}
-	n = node_of(arr, name);
+	n = node_to_unlink(arr, name);
 	rc = arfs_docarray_delete(arr->da, name, strlen(name));
-	if (!rc)
-		mark_unlinked(n);
+	finish_unlink(n, rc);
 	reply_err(req, rc);
 }
 
@@ -965,7 +1016,7 @@ static int commit_pending(struct arfs_node *p, const char *newname)
 {
 	struct arfs_docattr a, out;
 	struct arfs_buf *buf = wbuf_pin_extra(p);
-	struct arfs_node *target = node_of(p->arr, newname);
+	struct arfs_node *target;
 	int rc;
 
 	if (!buf)
@@ -973,12 +1024,13 @@ static int commit_pending(struct arfs_node *p, const char *newname)
 	pthread_mutex_lock(&p->lock);
 	a = p->pattr;
 	pthread_mutex_unlock(&p->lock);
+	target = node_to_unlink(p->arr, newname);
 	rc = arfs_docarray_put(p->arr->da, newname, strlen(newname), buf_src,
 			       buf, arfs_buf_size(buf), &a, 0, &out);
 	arfs_bufpool_unpin(arfs_fs.pool, buf);
+	finish_unlink(target, rc);
 	if (rc)
 		return rc;
-	mark_unlinked(target);
 	pthread_mutex_lock(&p->lock);
 	free(p->name);
 	p->name = strdup(newname);
@@ -1093,12 +1145,12 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (p)
 		unlink_pending(p);
-	target = node_of(arr, newname);
+	target = node_to_unlink(arr, newname);
 	rc = arfs_docarray_rename(arr->da, name, strlen(name), newname,
 				  strlen(newname),
 				  flags & RENAME_NOREPLACE ? ARFS_PUT_EXCL : 0);
-	if (!rc && target != n)
-		mark_unlinked(target);
+	/* (target == n: one document under both names, none replaced) */
+	finish_unlink(target, target == n ? -EEXIST : rc);
 	if (!rc && n) {
 		char *copy = strdup(newname);
 		pthread_mutex_lock(&n->lock);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes to segment groups through the mount: a block file rewritten whole
 # (re-encoded; row counts follow), a line that does not parse (EINVAL at
-# close, block unchanged), a new block file appended, rm of a block,
+# close, block unchanged), a new block file appended, rm of a block, an
+# open block file reading the version it opened across a rename onto it,
 # mkdir of a column refused (EPERM), a second writer refused, rsync -a
 # restore of a group from a backup taken through the mount (then
 # rsync -ai --dry-run lists nothing),
@@ -57,6 +58,31 @@ check "a new block file appends a block" bash -c "
 check "a new block file with another name is refused" bash -c "! (printf '1\n' > '$col/extra') 2>/dev/null"
 check "rm removes a block" bash -c "
 	rm '$col/0000.000000' && test \"\$(cat '$col'/* | tr '\n' ' ')\" = '50 60 '"
+check "an open block file keeps reading the version it opened across a rename onto it" python3 - "$col/0000.000000" <<'PY'
+import os, sys
+p = sys.argv[1]
+tmp = os.path.join(os.path.dirname(p), ".0000.000000.XyZ")
+def read_across_rename(new):
+    """Read 2 bytes, rename a block with the text new onto p, read on."""
+    fd = os.open(p, os.O_RDONLY)
+    data = os.read(fd, 2)
+    with open(tmp, "w") as f:
+        f.write(new)
+    os.rename(tmp, p)
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    return data.decode()
+before = open(p).read()
+longer = "700\n800\n900\n"
+assert read_across_rename(longer) == before
+assert open(p).read() == longer
+assert read_across_rename(before) == longer  # not cut at the new size
+assert open(p).read() == before
+PY
 check "mkdir of a column is refused with EPERM" bash -c "
 	mkdir '$mnt/small/newcol' 2>&1 | grep -q 'Operation not permitted'"
 check "arrayctl check passes on the written group" bash -c "'$A' check '$store/small' > /dev/null"

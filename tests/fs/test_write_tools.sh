@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The write side with real tools: cp in and over, echo >>, dd at an offset,
 # truncate, O_EXCL, mv within and between arrays, rm, touch, chmod, chown,
-# mkdir/rmdir of arrays, the errnos of unsupported calls (never ENOSYS), a
-# read-only mount (EROFS), write errors at close/fsync on a full store,
-# fsync surviving kill -9. Every operation is also applied to a plain copy
+# reads of an open file across mv over it and rm, mkdir/rmdir of arrays,
+# the errnos of unsupported calls (never ENOSYS), a read-only mount
+# (EROFS), write errors at close/fsync on a full store, fsync surviving
+# kill -9. Every operation is also applied to a plain copy
 # (the mirror); at the end the arrays are checked with arrayctl and with an
 # independent reader of DocArray's layout (darules.py).
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +109,36 @@ first_uuid=$(ls -U "$mnt/uuid" | head -1)
 check "rm" bash -c "$(declare -f on same); mnt='$mnt' mirror='$mirror';
 	on 'rm uuid/$first_uuid' && test ! -e '$mnt/uuid/$first_uuid' &&
 	test \$(ls '$mnt/uuid' | wc -l) -eq 99"
+
+check "a file open for reading reads its own bytes after mv over it and after rm" python3 - "$mnt" <<'PY'
+import os, sys
+d = os.path.join(sys.argv[1], "openread")
+os.mkdir(d)
+x, y = os.path.join(d, "x"), os.path.join(d, "y")
+def rest(fd):
+    out = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return out
+        out += chunk
+for name, byte in ((x, b"A"), (y, b"B")):
+    with open(name, "wb") as f:
+        f.write(byte * 300000)
+fd = os.open(x, os.O_RDONLY)
+head = os.read(fd, 1000)
+os.rename(y, x)  # x's document is replaced
+assert os.fstat(fd).st_size == 300000
+assert head + rest(fd) == b"A" * 300000, "replaced file read other bytes"
+os.close(fd)
+fd = os.open(x, os.O_RDONLY)
+head = os.read(fd, 1000)
+os.unlink(x)
+assert head + rest(fd) == b"B" * 300000, "removed file read other bytes"
+os.close(fd)
+assert os.listdir(d) == []
+os.rmdir(d)
+PY
 
 # ---- attributes ----
 touch_ns=1614834367123456789
