@@ -120,13 +120,16 @@ static int node_name(struct arfs_node *n, char *out, size_t cap)
 
 /*
  * The committed document a node stands for: the one its name holds while
- * that is still the node's document (same docno), else the bytes it had
- * when it was deleted or replaced (node->gone, kept before the change is
- * made), which files still open go on reading as on any POSIX file
- * system. Fills *ref (release it) or returns -ENOENT.
+ * that is still the node's document (same docno); else the bytes it had
+ * when it was deleted or replaced through this mount (node->gone, kept
+ * before the change is made), which files still open go on reading as on
+ * any POSIX file system; else (another process changed the array under a
+ * read-only mount) whatever the name holds now. Fills *ref (release it)
+ * or returns -ENOENT.
  */
 static int node_doc(struct arfs_node *n, struct arfs_docref *ref)
 {
+	struct arfs_docref gone = { 0 };
 	char name[NAME_MAX + 1];
 	int rc = node_name(n, name, sizeof(name));
 
@@ -134,17 +137,16 @@ static int node_doc(struct arfs_node *n, struct arfs_docref *ref)
 		rc = arfs_docarray_lookup(n->arr->da, name, strlen(name), ref);
 	if (!rc && ref->attr.docno == n->docno)
 		return 0;
+	pthread_mutex_lock(&n->lock);
+	if (n->gone.body)
+		arfs_docref_copy(&gone, &n->gone);
+	pthread_mutex_unlock(&n->lock);
+	if (!gone.body)
+		return rc;
 	if (!rc)
 		arfs_docref_release(ref);
-	pthread_mutex_lock(&n->lock);
-	if (n->gone.body) {
-		arfs_docref_copy(ref, &n->gone);
-		rc = 0;
-	} else if (!rc) {
-		rc = -ENOENT;
-	}
-	pthread_mutex_unlock(&n->lock);
-	return rc;
+	*ref = gone;
+	return 0;
 }
 
 /*
