@@ -734,10 +734,14 @@ int arfs_csv_import(const char *csv_path, const char *group_dir,
 	if (!rc && fstat(im.r.fd, &st))
 		rc = -errno;
 	im.total = rc ? 0 : (uint64_t)st.st_size;
+	if (!rc) {	/* before reading: a bad destination fails at once */
+		tmp = make_tmp(group_dir, &rc);
+		if (rc && err && err_cap)
+			snprintf(err, err_cap, "cannot create the group %s: %s",
+				 group_dir, strerror(-rc));
+	}
 	if (!rc)
 		rc = pass1(&im);
-	if (!rc)
-		tmp = make_tmp(group_dir, &rc);
 	if (!rc)
 		rc = pass2(&im, tmp);
 	if (!rc && sum)
