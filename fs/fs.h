@@ -135,12 +135,14 @@ int arfs_grp_list(struct arfs_node *dir,
 			     enum arfs_node_kind kind, uint64_t key),
 		  void *ctx);
 /*
- * The view of a block's column an open file reads: the group's current
- * one at open time, so a block replaced while a file is open (rsync's
- * rename onto it) keeps reading as the version it opened. 0 when there
- * is none; views live until unmount, so the value needs no release.
+ * Pin the view of the group an open block file reads: the current one at
+ * open time, so a block replaced while the file is open (rsync's rename
+ * onto it) keeps reading as the version it opened. Returns the pin for
+ * fi->fh (0: none, reads use the current view); arfs_grp_unpin() it at
+ * release. Each call is one pin.
  */
 uint64_t arfs_grp_pin(struct arfs_node *n);
+void arfs_grp_unpin(uint64_t pin);
 /* read a block from the view pinned at open (or the current one if 0) */
 int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
 		  char *dst, size_t *got);
@@ -168,7 +170,7 @@ int arfs_grp_create(struct arfs_node *dir, const char *name,
 int arfs_grp_unlink(struct arfs_node *dir, const char *name);
 int arfs_grp_rename(struct arfs_node *dir, const char *name,
 		    struct arfs_node *newdir, const char *newname);
-/* free the group writers and retired views (before arfs_store_close) */
+/* free the group writers, retired views and pins (before arfs_store_close) */
 void arfs_grp_shutdown(void);
 
 /* fs/ll_ops.c */

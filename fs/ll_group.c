@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,12 +100,6 @@ static int grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
 	return 0;
 }
 
-int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
-		  uint64_t key, struct stat *st)
-{
-	return grp_stat(kind, sg, key, NULL, st);
-}
-
 /* The group a folder node shows (group folder or the root of one). */
 static struct arfs_store_group *dir_group(struct arfs_node *dir)
 {
@@ -148,9 +143,10 @@ static int lookup_block(struct arfs_store_group *sg, uint64_t c,
 
 static struct arfs_node *lookup_temp(struct arfs_store_group *sg, uint64_t c,
 				     const char *name);
+static int grp_stat_node_v(struct arfs_node *n, uint64_t pin, struct stat *st);
 
-int arfs_grp_lookup(struct arfs_node *dir, const char *name,
-		    struct arfs_node **out, struct stat *st)
+static int grp_lookup_v(struct arfs_node *dir, const char *name,
+			struct arfs_node **out, struct stat *st)
 {
 	struct arfs_store_group *sg = dir_group(dir);
 	enum arfs_node_kind kind;
@@ -164,7 +160,7 @@ int arfs_grp_lookup(struct arfs_node *dir, const char *name,
 		rc = lookup_block(sg, key_col(dir->docno), name, &key);
 		if (rc == -ENOENT && name[0] == '.' &&
 		    (*out = lookup_temp(sg, key_col(dir->docno), name))) {
-			rc = arfs_grp_stat_node(*out, 0, st);
+			rc = grp_stat_node_v(*out, 0, st);
 			if (rc)
 				arfs_inode_forget(*out, 1);
 			return rc;
@@ -174,17 +170,17 @@ int arfs_grp_lookup(struct arfs_node *dir, const char *name,
 		rc = lookup_column(sg, name, &key);
 	}
 	if (!rc)
-		rc = arfs_grp_stat(kind, sg, key, st);
+		rc = grp_stat(kind, sg, key, NULL, st);
 	if (rc)
 		return rc;
 	*out = arfs_inode_ref_grp(kind, sg, key);
 	return *out ? 0 : -ENOMEM;
 }
 
-int arfs_grp_list(struct arfs_node *dir,
-		  int (*add)(void *ctx, const char *name,
-			     enum arfs_node_kind kind, uint64_t key),
-		  void *ctx)
+static int grp_list_v(struct arfs_node *dir,
+		      int (*add)(void *ctx, const char *name,
+				 enum arfs_node_kind kind, uint64_t key),
+		      void *ctx)
 {
 	struct arfs_store_group *sg = dir_group(dir);
 	const struct arfs_colblock *b;
@@ -211,19 +207,35 @@ int arfs_grp_list(struct arfs_node *dir,
 	return rc;
 }
 
-uint64_t arfs_grp_pin(struct arfs_node *n)
+/* The current view's columns, n's column opened in it; NULL on error. */
+static struct arfs_column **grp_pin_v(struct arfs_node *n)
 {
-	struct arfs_column *col;
+	struct arfs_store_group *sg = n->grp;
+	uint64_t c = key_col(n->docno);
+	struct arfs_column *col, **cols;
 
-	if (arfs_store_column(arfs_fs.store, n->grp, key_col(n->docno), &col))
-		return 0;
-	return (uint64_t)(uintptr_t)col;
+	do {	/* again if a commit swapped the view in between */
+		if (arfs_store_column(arfs_fs.store, sg, c, &col))
+			return NULL;
+		pthread_mutex_lock(&sg->lock);
+		cols = sg->cols[c] == col ? sg->cols : NULL;
+		pthread_mutex_unlock(&sg->lock);
+	} while (!cols);
+	return cols;
 }
 
-int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
-		  char *dst, size_t *got)
+/* The column a pin (a view's column array, or 0) holds for block n. */
+static struct arfs_column *pinned_col(struct arfs_node *n, uint64_t pin)
 {
-	struct arfs_column *col = (struct arfs_column *)(uintptr_t)pin;
+	if (!pin)
+		return NULL;
+	return ((struct arfs_column **)(uintptr_t)pin)[key_col(n->docno)];
+}
+
+static int grp_read_v(struct arfs_node *n, uint64_t pin, size_t size,
+		      off_t off, char *dst, size_t *got)
+{
+	struct arfs_column *col = pinned_col(n, pin);
 	struct arfs_buf *buf;
 	ssize_t r;
 	int rc;
@@ -303,8 +315,8 @@ static int block_xattr(struct arfs_node *n, const char *name, char *val,
 	return 0;
 }
 
-int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
-		      size_t cap, size_t *len)
+static int grp_getxattr_v(struct arfs_node *n, const char *name, char *buf,
+			  size_t cap, size_t *len)
 {
 	const struct arfs_group_column *gc;
 	char val[64];
@@ -333,7 +345,8 @@ int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
 	return 0;
 }
 
-int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap, size_t *len)
+static int grp_listxattr_v(struct arfs_node *n, char *buf, size_t cap,
+			   size_t *len)
 {
 	const char *const *names = xattr_names(n);
 	size_t used = 0, l;
@@ -374,10 +387,17 @@ int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap, size_t *len)
  *
  * Locking: w_lock serialises all group changes of the mount: the writers
  * list, every groupw call, and the view swap (which also takes sg->lock).
- * Lock order: a buffer's mutex (writeback) -> w_lock -> sg->lock. Views
- * replaced by a commit are kept (retired) until unmount, since readers may
- * still hold pointers into them: an open block file reads the view it
- * pinned at open (arfs_grp_pin), so it sees one whole version.
+ * Lock order: view_rw (read) -> a buffer's mutex (writeback) -> w_lock ->
+ * sg->lock; pin_lock is a leaf.
+ *
+ * Views: a commit swaps in a fresh view of the group (its parsed index and
+ * columns) and retires the old one, which requests may still be using.
+ * Every exported function runs as a reader of view_rw (the *_v functions
+ * are their bodies), so no view it found can be freed under it. An open
+ * block file pins the view of its open time (arfs_grp_pin: its fh is the
+ * view's column array) and reads that one whole version. A retired view
+ * is freed by the first caller leaving with no reader inside and no pin
+ * on the view (reclaim): memory does not grow with the number of commits.
  */
 #define TEMP_TOP	((UINT64_C(1) << ARFS_COL_SHIFT) - 1)
 #define TEMP_SPAN	UINT64_C(65536)
@@ -404,6 +424,16 @@ struct grp_temp {
 	struct timespec mtime;
 };
 
+struct grp_pin {
+	struct grp_pin *next;
+	struct arfs_column **cols;	/* the view */
+	uint64_t n;			/* open files reading it */
+};
+
+static pthread_rwlock_t view_rw = PTHREAD_RWLOCK_INITIALIZER;
+static atomic_bool reclaim_due;		/* a view may be freeable */
+static pthread_mutex_t pin_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct grp_pin *pins;		/* [pin_lock] */
 static pthread_mutex_t w_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct grp_writer *writers;	/* [w_lock] */
 static struct grp_retired *retired;	/* [w_lock] */
@@ -452,6 +482,7 @@ static int refresh_view(struct arfs_store_group *sg)
 		arfs_blockmgr_column_close_fds(arfs_fs.mgr, r->cols[c]);
 	r->next = retired;
 	retired = r;
+	atomic_store(&reclaim_due, true);
 	return 0;
 }
 
@@ -618,10 +649,13 @@ static int grp_writeback(void *ctx, struct arfs_buf *buf)
 	rc = buf_copy(buf, &text, &len);
 	if (rc)
 		return rc;
+	/* also called by the pool's eviction, from any request */
+	pthread_rwlock_rdlock(&view_rw);
 	pthread_mutex_lock(&w_lock);
 	rc = store_text(n->grp, key_col(n->docno), key_blk(n->docno), text,
 			len, NULL);
 	pthread_mutex_unlock(&w_lock);
+	pthread_rwlock_unlock(&view_rw);
 	free(text);
 	return rc;
 }
@@ -710,7 +744,7 @@ static int wbuf_flush(struct arfs_node *n)
 	return 0;
 }
 
-int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st)
+static int grp_stat_node_v(struct arfs_node *n, uint64_t pin, struct stat *st)
 {
 	struct arfs_buf *buf = NULL;
 	int rc;
@@ -722,10 +756,10 @@ int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st)
 	}
 	pthread_mutex_unlock(&n->lock);
 	if (!buf || n->kind != ARFS_NODE_BLOCK)
-		return grp_stat(n->kind, n->grp, n->docno,
-				(struct arfs_column *)(uintptr_t)pin, st);
+		return grp_stat(n->kind, n->grp, n->docno, pinned_col(n, pin),
+				st);
 	/* being written, or a new/temporary file: the buffer's size */
-	rc = arfs_grp_stat(ARFS_NODE_GROUP, n->grp, n->docno, st);
+	rc = grp_stat(ARFS_NODE_GROUP, n->grp, n->docno, NULL, st);
 	pthread_mutex_lock(&n->lock);
 	st->st_size = n->wbuf ? (off_t)arfs_buf_size(n->wbuf) : 0;
 	pthread_mutex_unlock(&n->lock);
@@ -735,7 +769,7 @@ int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st)
 	return rc;
 }
 
-int arfs_grp_open(struct arfs_node *n, int flags)
+static int grp_open_v(struct arfs_node *n, int flags)
 {
 	int rc;
 
@@ -756,8 +790,8 @@ int arfs_grp_open(struct arfs_node *n, int flags)
 	return rc;
 }
 
-int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,
-		   off_t off)
+static int grp_write_v(struct arfs_node *n, const char *data, size_t size,
+		       off_t off)
 {
 	int rc = wbuf_get(n, true);
 
@@ -778,7 +812,7 @@ int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,
  * only checks that the text parses, and release commits. node->version
  * counts writes since the last commit.
  */
-int arfs_grp_flush(struct arfs_node *n)
+static int grp_flush_v(struct arfs_node *n)
 {
 	struct arfs_typedenc enc;
 	struct arfs_buf *buf;
@@ -818,12 +852,12 @@ int arfs_grp_flush(struct arfs_node *n)
 	return rc;
 }
 
-int arfs_grp_fsync(struct arfs_node *n)
+static int grp_fsync_v(struct arfs_node *n)
 {
 	return n->kind == ARFS_NODE_BLOCK && !n->pending ? wbuf_flush(n) : 0;
 }
 
-int arfs_grp_release(struct arfs_node *n)
+static int grp_release_v(struct arfs_node *n)
 {
 	int rc = wbuf_flush(n);
 
@@ -853,7 +887,8 @@ static struct grp_temp *temp_of(struct arfs_node *n)
 	return NULL;
 }
 
-int arfs_grp_setattr(struct arfs_node *n, const struct stat *attr, int to_set)
+static int grp_setattr_v(struct arfs_node *n, const struct stat *attr,
+			 int to_set)
 {
 	struct timespec t;
 	struct grp_temp *tmp;
@@ -918,8 +953,8 @@ static int next_name(struct arfs_store_group *sg, uint64_t c, char *out,
 	return 0;
 }
 
-int arfs_grp_create(struct arfs_node *dir, const char *name,
-		    struct arfs_node **out, struct stat *st)
+static int grp_create_v(struct arfs_node *dir, const char *name,
+			struct arfs_node **out, struct stat *st)
 {
 	struct arfs_store_group *sg = dir_group(dir);
 	struct grp_temp *t = NULL;
@@ -964,7 +999,7 @@ int arfs_grp_create(struct arfs_node *dir, const char *name,
 	if (!rc)
 		rc = wbuf_get(n, false);	/* the caller counts the writer */
 	if (!rc)
-		rc = arfs_grp_stat_node(n, 0, st);
+		rc = grp_stat_node_v(n, 0, st);
 	if (rc && n)
 		arfs_inode_forget(n, 1);
 	if (!rc)
@@ -990,7 +1025,7 @@ static void temp_drop(struct grp_temp *t)
 	arfs_inode_unhold(n);
 }
 
-int arfs_grp_unlink(struct arfs_node *dir, const char *name)
+static int grp_unlink_v(struct arfs_node *dir, const char *name)
 {
 	struct arfs_store_group *sg = dir_group(dir);
 	const struct arfs_colblock *b;
@@ -1025,8 +1060,8 @@ int arfs_grp_unlink(struct arfs_node *dir, const char *name)
 	return rc;
 }
 
-int arfs_grp_rename(struct arfs_node *dir, const char *name,
-		    struct arfs_node *newdir, const char *newname)
+static int grp_rename_v(struct arfs_node *dir, const char *name,
+			struct arfs_node *newdir, const char *newname)
 {
 	struct arfs_store_group *sg = dir_group(dir);
 	struct grp_temp *t;
@@ -1082,9 +1117,287 @@ static struct arfs_node *lookup_temp(struct arfs_store_group *sg, uint64_t c,
 	return n;
 }
 
+/* ---- view lifetime and the exported calls (see "Views" above) ---- */
+
+static void view_free(struct grp_retired *r)
+{
+	for (uint64_t c = 0; c < r->g->ncols; c++)
+		arfs_blockmgr_close_column(arfs_fs.mgr, r->cols[c]);
+	arfs_group_free(r->g);
+	free(r->cols);
+	free(r->col_err);
+	free(r);
+}
+
+static bool pinned(struct arfs_column **cols)
+{
+	struct grp_pin *p;
+
+	pthread_mutex_lock(&pin_lock);
+	for (p = pins; p && p->cols != cols; p = p->next)
+		;
+	pthread_mutex_unlock(&pin_lock);
+	return p != NULL;
+}
+
+/* Free the retired views nothing uses, if no reader is inside. */
+static void reclaim(void)
+{
+	struct grp_retired *r, **pp, *dead = NULL;
+
+	if (!atomic_load(&reclaim_due) || pthread_rwlock_trywrlock(&view_rw))
+		return;
+	atomic_store(&reclaim_due, false);	/* an unpin sets it again */
+	pthread_mutex_lock(&w_lock);
+	for (pp = &retired; (r = *pp);) {
+		if (pinned(r->cols)) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		r->next = dead;
+		dead = r;
+	}
+	pthread_mutex_unlock(&w_lock);
+	pthread_rwlock_unlock(&view_rw);
+	/* unreachable now: neither current nor pinned, no reader inside */
+	while ((r = dead)) {
+		dead = r->next;
+		view_free(r);
+	}
+}
+
+static void view_enter(void)
+{
+	pthread_rwlock_rdlock(&view_rw);
+}
+
+static void view_leave(void)
+{
+	pthread_rwlock_unlock(&view_rw);
+	reclaim();
+}
+
+uint64_t arfs_grp_pin(struct arfs_node *n)
+{
+	struct arfs_column **cols;
+	struct grp_pin *p = NULL;
+
+	view_enter();
+	cols = grp_pin_v(n);
+	if (cols) {
+		pthread_mutex_lock(&pin_lock);
+		for (p = pins; p && p->cols != cols; p = p->next)
+			;
+		if (!p && (p = calloc(1, sizeof(*p)))) {
+			p->cols = cols;
+			p->next = pins;
+			pins = p;
+		}
+		if (p)
+			p->n++;
+		pthread_mutex_unlock(&pin_lock);
+	}
+	view_leave();
+	return p ? (uint64_t)(uintptr_t)cols : 0;
+}
+
+void arfs_grp_unpin(uint64_t pin)
+{
+	struct grp_pin **pp, *p;
+
+	if (!pin)
+		return;
+	view_enter();
+	pthread_mutex_lock(&pin_lock);
+	for (pp = &pins; (p = *pp); pp = &p->next)
+		if ((uint64_t)(uintptr_t)p->cols == pin)
+			break;
+	if (p && !--p->n) {
+		*pp = p->next;
+		free(p);
+		atomic_store(&reclaim_due, true);
+	}
+	pthread_mutex_unlock(&pin_lock);
+	view_leave();
+}
+
+int arfs_grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
+		  uint64_t key, struct stat *st)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_stat(kind, sg, key, NULL, st);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_lookup(struct arfs_node *dir, const char *name,
+		    struct arfs_node **out, struct stat *st)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_lookup_v(dir, name, out, st);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_list(struct arfs_node *dir,
+		  int (*add)(void *ctx, const char *name,
+			     enum arfs_node_kind kind, uint64_t key),
+		  void *ctx)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_list_v(dir, add, ctx);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
+		  char *dst, size_t *got)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_read_v(n, pin, size, off, dst, got);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
+		      size_t cap, size_t *len)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_getxattr_v(n, name, buf, cap, len);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap,
+		       size_t *len)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_listxattr_v(n, buf, cap, len);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_stat_node(struct arfs_node *n, uint64_t pin, struct stat *st)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_stat_node_v(n, pin, st);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_open(struct arfs_node *n, int flags)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_open_v(n, flags);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_write(struct arfs_node *n, const char *data, size_t size,
+		   off_t off)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_write_v(n, data, size, off);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_flush(struct arfs_node *n)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_flush_v(n);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_fsync(struct arfs_node *n)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_fsync_v(n);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_release(struct arfs_node *n)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_release_v(n);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_setattr(struct arfs_node *n, const struct stat *attr,
+		     int to_set)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_setattr_v(n, attr, to_set);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_create(struct arfs_node *dir, const char *name,
+		    struct arfs_node **out, struct stat *st)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_create_v(dir, name, out, st);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_unlink(struct arfs_node *dir, const char *name)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_unlink_v(dir, name);
+	view_leave();
+	return rc;
+}
+
+int arfs_grp_rename(struct arfs_node *dir, const char *name,
+		    struct arfs_node *newdir, const char *newname)
+{
+	int rc;
+
+	view_enter();
+	rc = grp_rename_v(dir, name, newdir, newname);
+	view_leave();
+	return rc;
+}
+
 void arfs_grp_shutdown(void)
 {
 	struct grp_retired *r;
+	struct grp_pin *p;
 
 	pthread_mutex_lock(&w_lock);
 	while (temps)
@@ -1093,12 +1406,11 @@ void arfs_grp_shutdown(void)
 		drop_writer(writers->sg);
 	while ((r = retired)) {
 		retired = r->next;
-		for (uint64_t c = 0; c < r->g->ncols; c++)
-			arfs_blockmgr_close_column(arfs_fs.mgr, r->cols[c]);
-		arfs_group_free(r->g);
-		free(r->cols);
-		free(r->col_err);
-		free(r);
+		view_free(r);
 	}
 	pthread_mutex_unlock(&w_lock);
+	while ((p = pins)) {
+		pins = p->next;
+		free(p);
+	}
 }

@@ -654,8 +654,10 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 		fi->keep_cache = arfs_fs.ro; /* read-only: blocks never change */
 		fi->fh = arfs_grp_pin(n);
 		arfs_inode_hold(n);
-		if (fuse_reply_open(req, fi) == -ENOENT)
+		if (fuse_reply_open(req, fi) == -ENOENT) {
+			arfs_grp_unpin(fi->fh);
 			arfs_inode_unhold(n);
+		}
 		return;
 	}
 	if (n->kind != ARFS_NODE_DOC) {
@@ -809,6 +811,8 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 		pthread_mutex_unlock(&n->lock);
 		wbuf_put(n);
 	}
+	if (n->kind == ARFS_NODE_BLOCK)
+		arfs_grp_unpin(fi->fh);
 	arfs_inode_unhold(n);
 	reply_err(req, 0);
 }

@@ -20,9 +20,9 @@ and the daemon's RSS and open descriptors, sampled at a third of the run
 and at the end, stay within budget: no growth with the number of
 operations (documents: end <= third * 1.25 + 16 MiB), descriptors within
 the block manager's cap of 128 segment descriptors plus 32, RSS below the
-pool size (-o pool=64M) plus 96 MiB. (Known: every group commit keeps its
-replaced view of the group until unmount - fs/ll_group.c "retired" - so
-group writes grow memory; the test reports that growth per commit.)
+pool size (-o pool=64M) plus 96 MiB. (Each group commit retires a view
+of the group, freed once no call and no open file uses it;
+test_group_write.sh checks that memory does not grow with commits.)
 """
 import os
 import random
