@@ -1,7 +1,9 @@
 # Shared by the mount tests (tests/fs/test_*.sh). Source it, then call
 # arfs_setup; every mount made with arfs_mount is unmounted on exit, and the
 # daemon runs under a timeout so a hung daemon fails one test, not CI.
+# A command that fails outside `check` ends the test, naming its line.
 set -euo pipefail
+trap 'echo "ABORTED: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
 ARFS_BIN=${ARFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
 ARFS_FIXTURES=${ARFS_FIXTURES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared/fixtures" && pwd)}
