@@ -387,8 +387,9 @@ static int grp_listxattr_v(struct arfs_node *n, char *buf, size_t cap,
  *
  * Locking: w_lock serialises all group changes of the mount: the writers
  * list, every groupw call, and the view swap (which also takes sg->lock).
- * Lock order: view_rw (read) -> a buffer's mutex (writeback) -> w_lock ->
- * sg->lock; pin_lock is a leaf.
+ * Lock order: a buffer's mutex (writeback) -> view_rw (read, may nest) ->
+ * w_lock -> sg->lock; pin_lock is a leaf. view_rw is taken for writing
+ * only by reclaim, with trywrlock, and then only w_lock and pin_lock.
  *
  * Views: a commit swaps in a fresh view of the group (its parsed index and
  * columns) and retires the old one, which requests may still be using.
