@@ -1155,8 +1155,7 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	rc = arfs_docarray_rename(arr->da, name, strlen(name), newname,
 				  strlen(newname),
 				  flags & RENAME_NOREPLACE ? ARFS_PUT_EXCL : 0);
-	/* (target == n: one document under both names, none replaced) */
-	finish_unlink(target, target == n ? -EEXIST : rc);
+	finish_unlink(target, rc);
 	if (!rc && n) {
 		char *copy = strdup(newname);
 		pthread_mutex_lock(&n->lock);
