@@ -18,6 +18,7 @@
 #include "group.h"
 #include "groupw.h"
 #include "io.h"
+#include "numfmt.h"
 #include "segment.h"
 #include "textval.h"
 #include "typed.h"
@@ -792,26 +793,27 @@ static int put_quoted(struct arfs_textbuf *tb, const char *s, size_t n)
 
 static int put_double(struct arfs_textbuf *tb, double d, bool keep_dot)
 {
-	char buf[40];
-	size_t n = arfs_textval_double(buf, d);
+	char buf[ARFS_NUMFMT_MAX + 2];
+	size_t n = arfs_numfmt_double(buf, d);
 
-	if (keep_dot && strspn(buf, "-0123456789") == n)
-		memcpy(buf + n, ".0", 3), n += 2;
+	if (keep_dot && arfs_numfmt_is_integral(buf, n)) {
+		memcpy(buf + n, ".0", 2);
+		n += 2;
+	}
 	return arfs_textbuf_add(tb, buf, n);
 }
 
 static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
 	struct arfs_textbuf t = { 0 };
-	char buf[32];
+	char buf[ARFS_NUMFMT_MAX];
 	int rc = 0;
 
 	switch (v->type) {
 	case ARFS_FT_UNDEFINED:
 		return 0;
 	case ARFS_FT_INTEGER:
-		snprintf(buf, sizeof(buf), "%" PRId64, v->u.i);
-		return arfs_textbuf_add(tb, buf, strlen(buf));
+		return arfs_textbuf_add(tb, buf, arfs_numfmt_i64(buf, v->u.i));
 	case ARFS_FT_FLOAT:
 		return put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:

@@ -10,6 +10,7 @@
  */
 #include "textval.h"
 
+#include "numfmt.h"
 #include "typed.h"
 #include "typedenc.h"
 
@@ -62,41 +63,24 @@ static int tb_str(struct arfs_textbuf *tb, const char *s)
 	return arfs_textbuf_add(tb, s, strlen(s));
 }
 
-size_t arfs_textval_double(char *buf, double d)
-{
-	int prec;
-
-	if (isnan(d))
-		return (size_t)sprintf(buf, "nan");
-	if (isinf(d))
-		return (size_t)sprintf(buf, d < 0 ? "-inf" : "inf");
-	if (d == trunc(d) && fabs(d) < 1e16)
-		return (size_t)sprintf(buf, "%.0f", d);
-	for (prec = 1; prec < 17; prec++) {
-		sprintf(buf, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	return (size_t)sprintf(buf, "%.*g", prec, d);
-}
-
 /* A float as a scalar: keep ".0" on integral values so it stays a float. */
 static int put_float(struct arfs_textbuf *tb, double d)
 {
-	char buf[40];
-	size_t n = arfs_textval_double(buf, d);
+	char buf[ARFS_NUMFMT_MAX + 2];
+	size_t n = arfs_numfmt_double(buf, d);
 
-	if (!strpbrk(buf, ".eEn"))
-		n += (size_t)sprintf(buf + n, ".0");
+	if (arfs_numfmt_is_integral(buf, n)) {
+		memcpy(buf + n, ".0", 2);
+		n += 2;
+	}
 	return arfs_textbuf_add(tb, buf, n);
 }
 
 static int put_int(struct arfs_textbuf *tb, int64_t i)
 {
-	char buf[32];
+	char buf[ARFS_NUMFMT_MAX];
 
-	return arfs_textbuf_add(tb, buf,
-				(size_t)sprintf(buf, "%" PRId64, i));
+	return arfs_textbuf_add(tb, buf, arfs_numfmt_i64(buf, i));
 }
 
 /* COPY text escaping of a scalar string. */
@@ -157,13 +141,13 @@ static int put_json_string(struct arfs_textbuf *tb, const char *s,
 
 static int put_vector(struct arfs_textbuf *tb, const double *v, uint64_t n)
 {
-	char buf[40];
+	char buf[ARFS_NUMFMT_MAX];
 
 	if (arfs_textbuf_add(tb, "[", 1))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
 		if ((i && arfs_textbuf_add(tb, " ", 1)) ||
-		    arfs_textbuf_add(tb, buf, arfs_textval_double(buf, v[i])))
+		    arfs_textbuf_add(tb, buf, arfs_numfmt_double(buf, v[i])))
 			return -ENOMEM;
 	}
 	return arfs_textbuf_add(tb, "]", 1);
@@ -172,7 +156,7 @@ static int put_vector(struct arfs_textbuf *tb, const double *v, uint64_t n)
 static int put_nd(struct arfs_textbuf *tb, const struct arfs_value *v,
 		  uint64_t dim, uint64_t base)
 {
-	char buf[40];
+	char buf[ARFS_NUMFMT_MAX];
 
 	if (v->u.nd.ndim == 0 || v->u.nd.n == 0)
 		return tb_str(tb, "[]");
@@ -186,7 +170,7 @@ static int put_nd(struct arfs_textbuf *tb, const struct arfs_value *v,
 		if (dim + 1 < v->u.nd.ndim) {
 			if (put_nd(tb, v, dim + 1, at))
 				return -ENOMEM;
-		} else if (arfs_textbuf_add(tb, buf, arfs_textval_double(buf,
+		} else if (arfs_textbuf_add(tb, buf, arfs_numfmt_double(buf,
 					    v->u.nd.v[at]))) {
 			return -ENOMEM;
 		}

@@ -3,9 +3,9 @@
  * PostgreSQL's COPY text format (docs/FORMAT.md, "Text rendering").
  *
  *   int       decimal                          -12
- *   float     shortest text that reads back to the same double; integral
- *             values keep a ".0" so they stay floats: 5.0, 33.6041,
- *             1e+300, inf, -inf, nan
+ *   float     shortest text that reads back to the same double
+ *             (numfmt.h); integral values keep a ".0" so they stay
+ *             floats: 5.0, 33.6041, 1e+300, inf, -inf, nan
  *   str       bytes as stored, with \ -> \\, newline -> \n, tab -> \t,
  *             carriage return -> \r
  *   missing   \N
@@ -50,13 +50,6 @@ int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v);
  */
 int arfs_textval_render(const struct arfs_values *vals, char **out,
 			size_t *out_len);
-/*
- * Shortest decimal text of d that strtod() reads back to exactly d
- * (precision 1..17 of %g), without a ".0" suffix; "inf", "-inf", "nan".
- * buf needs 32 bytes. Returns the length.
- */
-size_t arfs_textval_double(char *buf, double d);
-
 /*
  * The reverse: parse text lines (each ended by '\n'; a last line without
  * one counts too) into enc, whose type says how to read them: int

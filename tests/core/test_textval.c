@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "numfmt.h"
 #include "textval.h"
 #include "typed.h"
 
@@ -50,12 +51,12 @@ static void test_floats(void **state)
 		uint64_t u = ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^
 			     (uint64_t)rand();
 		double d, back;
-		char buf[40];
+		char buf[ARFS_NUMFMT_MAX + 1];
 
 		memcpy(&d, &u, 8);
 		if (!isfinite(d))
 			continue;
-		arfs_textval_double(buf, d);
+		buf[arfs_numfmt_double(buf, d)] = 0;
 		back = strtod(buf, NULL);
 		assert_memory_equal(&back, &d, 8);
 	}
