@@ -18,6 +18,15 @@
  * reused; a segment's spaces are cleared when its last column closes.
  * Other pool users must not set bit 63 of their spaces.
  *
+ * Text sizes: a column starts with the sizes the group's index records
+ * ("text_sizes", checked against each segment's committed length and
+ * block table), then those of the size cache (textsize.h) when the
+ * manager has a cache directory; the rest are rendered on demand. When a
+ * column's last unknown size becomes known, and when a column with
+ * sizes rendered since is closed, its sizes go to the cache object and
+ * the cache is saved (the caller's thread does that small write). A
+ * rendered size that contradicts a recorded one wins and is logged.
+ *
  * Ownership: a struct arfs_column is owned by the caller between
  * open_column and close_column; it borrows the group (which must outlive
  * it) and the manager. Every column must be closed before
@@ -56,11 +65,15 @@ struct arfs_column;
 struct arfs_blockmgr_opts {
 	unsigned max_fds;		/* 0: ARFS_BLOCKMGR_DEFAULT_FDS */
 	struct arfs_bufpool *pool;	/* NULL: no caching of text */
+	const char *cache_dir;		/* NULL: no size cache files
+					 * (textsize.h); copied */
 };
 
 struct arfs_blockmgr_stats {
 	uint64_t fd_opens, fd_closes;	/* descriptor churn */
 	unsigned open_fds, segments;
+	uint64_t decodes;		/* blocks read and decoded */
+	uint64_t sizes_recorded;	/* sizes taken from index or cache */
 };
 
 /* One block of a column, in row order across segments. */
