@@ -695,10 +695,18 @@ static void cache_free(struct arfs_textsize_cache *c)
 
 void arfs_textsize_reg_free(struct arfs_textsize_reg *reg)
 {
+	struct arfs_textsize_cache *c;
+
 	if (!reg)
 		return;
-	if (reg->caches)
-		arfs_log(ARFS_LOG_ERR, "size cache registry freed in use");
+	while ((c = reg->caches)) {
+		reg->caches = c->next;
+		if (c->refs)
+			arfs_log(ARFS_LOG_ERR, "size cache %s freed in use",
+				 c->path);
+		arfs_textsize_cache_save(c);
+		cache_free(c);
+	}
 	pthread_mutex_destroy(&reg->lock);
 	free(reg->dir);
 	free(reg);
@@ -753,21 +761,15 @@ int arfs_textsize_reg_get(struct arfs_textsize_reg *reg,
 void arfs_textsize_reg_put(struct arfs_textsize_reg *reg,
 			   struct arfs_textsize_cache *c)
 {
-	struct arfs_textsize_cache **pp;
+	unsigned left;
 
 	if (!c)
 		return;
 	pthread_mutex_lock(&reg->lock);
-	if (--c->refs) {
-		pthread_mutex_unlock(&reg->lock);
-		return;
-	}
-	for (pp = &reg->caches; *pp != c; pp = &(*pp)->next)
-		;
-	*pp = c->next;
+	left = --c->refs;
 	pthread_mutex_unlock(&reg->lock);
-	arfs_textsize_cache_save(c);
-	cache_free(c);
+	if (!left)
+		arfs_textsize_cache_save(c);
 }
 
 /* ---- location --------------------------------------------------------- */

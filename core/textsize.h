@@ -26,9 +26,10 @@
  * cache objects a block manager shares between columns; the default
  * cache directory.
  *
- * Ownership: a cache object belongs to its registry and lives while
- * references from arfs_textsize_reg_get() are held. Strings passed in are
- * copied.
+ * Ownership: a cache object belongs to its registry and lives until
+ * arfs_textsize_reg_free() (so a group's file is read, and a problem with
+ * it logged, once per registry); arfs_textsize_reg_get() references it.
+ * Strings passed in are copied.
  *
  * Thread safety: every function may be called from any thread; a cache
  * object and the registry each have a mutex (registry before cache). A
@@ -89,7 +90,8 @@ struct arfs_textsize_reg;
  */
 int arfs_textsize_reg_new(const char *cache_dir,
 			  struct arfs_textsize_reg **out);
-/* Free; every reference must have been put. NULL is accepted. */
+/* Save what changed and free; every reference must have been put. NULL
+ * is accepted. */
 void arfs_textsize_reg_free(struct arfs_textsize_reg *reg);
 /*
  * The cache object of the group in group_dir (loaded from its file on
@@ -99,7 +101,7 @@ void arfs_textsize_reg_free(struct arfs_textsize_reg *reg);
 int arfs_textsize_reg_get(struct arfs_textsize_reg *reg,
 			  const char *group_dir,
 			  struct arfs_textsize_cache **out);
-/* Drop a reference; the last one saves (if changed) and frees. */
+/* Drop a reference; the last one saves (if changed). */
 void arfs_textsize_reg_put(struct arfs_textsize_reg *reg,
 			   struct arfs_textsize_cache *c);
 
