@@ -137,8 +137,9 @@ int arfs_blockmgr_decode(struct arfs_blockmgr *mgr, struct arfs_column *col,
 int arfs_blockmgr_pin_text(struct arfs_blockmgr *mgr, struct arfs_column *col,
 			   uint64_t i, struct arfs_buf **out);
 /*
- * Exact byte size of block i's text. Rendered once, then remembered for
- * the life of the column (the mount's stat costs at most one read).
+ * Exact byte size of block i's text: recorded (index or size cache, see
+ * "Text sizes" above) or rendered once, then remembered for the life of
+ * the column (the mount's stat costs at most one read).
  */
 ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i);
