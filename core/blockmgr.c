@@ -759,6 +759,16 @@ ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 	return (ssize_t)len;
 }
 
+ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i)
+{
+	int64_t size;
+
+	if (i >= col->nblocks)
+		return -ERANGE;
+	size = atomic_load(&col->text_size[i]);
+	return size >= 0 ? (ssize_t)size : -ENODATA;
+}
+
 ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i, void *dst,
 				size_t cap, uint64_t off)

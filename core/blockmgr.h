@@ -143,6 +143,12 @@ int arfs_blockmgr_pin_text(struct arfs_blockmgr *mgr, struct arfs_column *col,
  */
 ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i);
+/*
+ * Block i's text size if known without rendering (recorded, or rendered
+ * before): bytes, or -ENODATA; -ERANGE past the end. For checks that
+ * compare records with a fresh rendering (arrayctl check).
+ */
+ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i);
 /* Copy up to cap bytes of block i's text from off: bytes or -errno. */
 ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i, void *dst,

@@ -12,7 +12,9 @@
 #    line), the next mount is quiet again; without -o cache_dir the cache
 #    goes to $XDG_CACHE_HOME/arrayfs;
 #  - a block rewritten through a read-write mount: the next mount's sizes
-#    are right.
+#    are right;
+#  - arrayctl check renders every block even when sizes are recorded, and
+#    reports a recorded size that the block contradicts.
 . "$(dirname "$0")/lib.sh"
 arfs_setup
 
@@ -68,6 +70,20 @@ check "imported group: no size cache written" \
 	test -z "$(ls -A "$cache" 2>/dev/null)"
 check "export gives the CSV back" \
 	bash -c "'$A' export '$imp/g' | cmp - '$ARFS_TMP/g.csv'"
+
+# arrayctl check renders every block and compares the recorded sizes
+check "arrayctl check passes on the imported group" \
+	bash -c "'$A' check '$imp/g' >/dev/null"
+cp -r "$imp/g" "$ARFS_TMP/liar"
+python3 - "$ARFS_TMP"/liar/*.sidx <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["text_sizes"]["segments"]["0001"]["columns"][2][0] += 1
+json.dump(j, open(sys.argv[1], "w"))
+PY
+check "arrayctl check reports a recorded size the block contradicts" \
+	bash -c "! '$A' check '$ARFS_TMP/liar' >/dev/null 2>'$ARFS_TMP/liar.err' &&
+		grep -q 'records a text size of' '$ARFS_TMP/liar.err'"
 
 # ---- groups written by others: the size cache ----
 turi=$ARFS_TMP/turi
