@@ -17,6 +17,11 @@
  *                       segment) and block list, immutable; per block
  *                       an atomic text size (-1 unknown) and an atomic
  *                       sticky error (so a corrupt block logs once).
+ *                       Sizes are seeded at open from the index and the
+ *                       size cache (textsize.h); `unknown` counts the
+ *                       rest down as renders learn them, and the render
+ *                       that learns the last one saves them to the
+ *                       cache (sizes_to_cache).
  *
  * A read takes the lock only to pin a descriptor (open it if needed,
  * closing the least recently used idle one when at the cap) and to unpin
@@ -30,6 +35,7 @@
 #include "group.h"
 #include "io.h"
 #include "segment.h"
+#include "textsize.h"
 #include "textval.h"
 #include "typed.h"
 #include "util.h"
@@ -42,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct seg_handle {
 	struct seg_handle *next;	/* mgr->segs list [L] */
@@ -50,6 +57,7 @@ struct seg_handle {
 	uint64_t committed;		/* parse length; 0 whole file */
 	struct arfs_segment *seg;
 	uint64_t id;
+	struct arfs_textsize_segid sid;	/* size, mtime, table checksum */
 	unsigned refs, busy;		/* [L] */
 	int fd;				/* [L] */
 };
@@ -71,6 +79,9 @@ struct arfs_blockmgr {
 	uint64_t next_id;		/* [L] */
 	uint64_t fd_opens, fd_closes;	/* [L] */
 	struct arfs_bufpool *pool;
+	struct arfs_textsize_reg *sizes;	/* NULL: no cache files */
+	_Atomic uint64_t decodes, recorded;	/* stats */
+	atomic_bool index_warned;	/* index sizes that did not fit */
 };
 
 struct arfs_column {
@@ -82,6 +93,10 @@ struct arfs_column {
 	struct arfs_colblock *blocks;	/* [nblocks] */
 	_Atomic int64_t *text_size;	/* [nblocks], -1 unknown */
 	_Atomic int *error;		/* [nblocks], sticky -EUCLEAN */
+	struct arfs_textsize_cache *cache;	/* a reference, or NULL */
+	_Atomic uint64_t unknown;	/* sizes still -1 */
+	atomic_bool dirty;		/* sizes rendered, not yet cached */
+	atomic_bool mismatch_warned;
 };
 
 int arfs_blockmgr_new(const struct arfs_blockmgr_opts *opts,
@@ -96,6 +111,12 @@ int arfs_blockmgr_new(const struct arfs_blockmgr_opts *opts,
 		       ARFS_BLOCKMGR_DEFAULT_FDS;
 	mgr->pool = opts ? opts->pool : NULL;
 	mgr->next_id = 1;
+	if (opts && opts->cache_dir &&
+	    arfs_textsize_reg_new(opts->cache_dir, &mgr->sizes)) {
+		pthread_mutex_destroy(&mgr->lock);
+		free(mgr);
+		return -ENOMEM;
+	}
 	*out = mgr;
 	return 0;
 }
@@ -112,6 +133,7 @@ void arfs_blockmgr_free(struct arfs_blockmgr *mgr)
 		free(f->path);
 		free(f);
 	}
+	arfs_textsize_reg_free(mgr->sizes);
 	pthread_mutex_destroy(&mgr->lock);
 	free(mgr);
 }
@@ -125,6 +147,8 @@ void arfs_blockmgr_get_stats(struct arfs_blockmgr *mgr,
 	out->open_fds = mgr->nfds;
 	out->segments = mgr->nsegs;
 	pthread_mutex_unlock(&mgr->lock);
+	out->decodes = atomic_load(&mgr->decodes);
+	out->sizes_recorded = atomic_load(&mgr->recorded);
 }
 
 /* ---- descriptor LRU [L] --------------------------------------------- */
@@ -260,15 +284,24 @@ static int seg_parse(struct arfs_blockmgr *mgr, struct seg_handle *h,
 		     const char *name)
 {
 	int rc = fd_open(mgr, h);
+	struct stat st;
 
 	if (rc) {
 		arfs_log(ARFS_LOG_ERR, "%s: cannot open: %s", h->path,
 			 strerror(-rc));
 		return rc;
 	}
+	/* identity before the parse: a change after it shows as stale */
+	if (fstat(h->fd, &st))
+		memset(&st, 0, sizeof(st));
+	h->sid.file_size = (uint64_t)st.st_size;
+	h->sid.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			  st.st_mtim.tv_nsec;
 	h->busy++;
 	rc = arfs_segment_parse_len(h->fd, name, h->committed, &h->seg);
 	h->busy--;
+	if (!rc)
+		h->sid.table_sum = arfs_textsize_table_sum(h->seg);
 	return rc;
 }
 
@@ -365,6 +398,125 @@ static int list_blocks(struct arfs_column *col)
 	return 0;
 }
 
+/* ---- recorded text sizes (textsize.h) ------------------------------- */
+
+/* Segment s's sizes for col from the index into tmp, if its entry fits. */
+static bool index_sizes(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			uint64_t s, int64_t *tmp)
+{
+	const struct arfs_sidx *sx = col->gc->sidx;
+	const struct seg_handle *h = col->segs[s];
+	const struct arfs_sidx_sizes *e;
+	uint64_t c = col->gc->index, nb = h->seg->nblocks[c];
+
+	if (!sx->text_sizes || !sx->text_sizes[s].present)
+		return false;
+	e = &sx->text_sizes[s];
+	if (e->length != h->seg->file_size ||
+	    e->table_sum != h->sid.table_sum || e->nblocks[c] != nb ||
+	    !arfs_textsize_plausible(e->sizes[c], h->seg->blocks[c], nb)) {
+		if (!atomic_exchange(&mgr->index_warned, true))
+			arfs_log(ARFS_LOG_INFO, "%s: its text_sizes do not "
+				 "describe segment %s as it is (index rewritten "
+				 "by another tool?); ignored, sizes are "
+				 "rendered", sx->file, sx->seg_files[s]);
+		return false;
+	}
+	memcpy(tmp, e->sizes[c], nb * sizeof(*tmp));
+	return true;
+}
+
+/* Fill the sizes the index or the cache records. Before publishing col. */
+static void seed_sizes(struct arfs_blockmgr *mgr, struct arfs_column *col)
+{
+	const struct arfs_sidx *sx = col->gc->sidx;
+	uint64_t c = col->gc->index, k = 0, nb, known = 0, max = 0;
+	struct seg_handle *h;
+	int64_t *tmp;
+
+	for (uint64_t s = 0; s < col->nsegs; s++)
+		if (col->segs[s]->seg->nblocks[c] > max)
+			max = col->segs[s]->seg->nblocks[c];
+	atomic_init(&col->unknown, col->nblocks);
+	tmp = malloc((max + 1) * sizeof(*tmp));
+	if (!tmp)
+		return;		/* sizes are then rendered */
+	for (uint64_t s = 0; s < col->nsegs; k += nb, s++) {
+		h = col->segs[s];
+		nb = h->seg->nblocks[c];
+		for (uint64_t j = 0; j < nb; j++)
+			tmp[j] = ARFS_TEXTSIZE_UNKNOWN;
+		if (nb && !index_sizes(mgr, col, s, tmp) && col->cache)
+			arfs_textsize_cache_get(col->cache, sx->seg_files[s],
+						&h->sid, c, h->seg->blocks[c],
+						nb, tmp);
+		for (uint64_t j = 0; j < nb; j++)
+			if (tmp[j] >= 0) {
+				atomic_store(&col->text_size[k + j], tmp[j]);
+				known++;
+			}
+	}
+	free(tmp);
+	atomic_store(&col->unknown, col->nblocks - known);
+	atomic_fetch_add(&mgr->recorded, known);
+}
+
+/* Put the column's sizes into its cache and save, if any were rendered. */
+static void sizes_to_cache(struct arfs_column *col)
+{
+	const struct arfs_sidx *sx = col->gc->sidx;
+	uint64_t c = col->gc->index, k = 0, nb, known;
+	struct seg_handle *h;
+	int64_t *tmp;
+
+	if (!col->cache || !atomic_exchange(&col->dirty, false))
+		return;
+	tmp = malloc((col->nblocks + 1) * sizeof(*tmp));
+	if (!tmp)
+		return;
+	for (uint64_t s = 0; s < col->nsegs; k += nb, s++) {
+		h = col->segs[s];
+		nb = h->seg->nblocks[c];
+		known = 0;
+		for (uint64_t j = 0; j < nb; j++) {
+			tmp[j] = atomic_load(&col->text_size[k + j]);
+			known += tmp[j] >= 0;
+		}
+		if (known)
+			arfs_textsize_cache_put(col->cache, sx->seg_files[s],
+						&h->sid, c, tmp, nb);
+	}
+	free(tmp);
+	arfs_textsize_cache_save(col->cache);
+}
+
+/*
+ * Remember block i's rendered size. The first time it becomes known it is
+ * counted down; the last unknown one sends the column to the cache. A
+ * recorded size that the rendering contradicts is replaced (logged once).
+ */
+static void size_known(struct arfs_column *col, uint64_t i, int64_t size)
+{
+	int64_t old = ARFS_TEXTSIZE_UNKNOWN;
+
+	if (atomic_compare_exchange_strong(&col->text_size[i], &old, size)) {
+		atomic_store(&col->dirty, true);
+		if (atomic_fetch_sub(&col->unknown, 1) == 1)
+			sizes_to_cache(col);
+		return;
+	}
+	if (old == size)
+		return;
+	atomic_store(&col->text_size[i], size);
+	atomic_store(&col->dirty, true);
+	if (!atomic_exchange(&col->mismatch_warned, true))
+		arfs_log(ARFS_LOG_WARNING, "%s:%" PRIu64 " block %" PRIu64
+			 ": recorded text size %" PRId64 " but the block renders "
+			 "to %" PRId64 " bytes; corrected",
+			 arfs_column_segment_name(col, i), col->gc->index,
+			 col->blocks[i].blk, old, size);
+}
+
 static void column_free(struct arfs_blockmgr *mgr, struct arfs_column *col)
 {
 	for (uint64_t s = 0; s < col->nsegs; s++)
@@ -381,6 +533,7 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 			      const struct arfs_group *g, uint64_t c,
 			      struct arfs_column **out)
 {
+	struct arfs_textsize_cache *col_cache;
 	struct arfs_column *col;
 	const struct arfs_sidx *sx;
 	int rc = 0;
@@ -393,12 +546,18 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 	col->g = g;
 	col->gc = &g->cols[c];
 	sx = col->gc->sidx;
+	/* no cache is not an error: sizes are then rendered */
+	if (mgr->sizes && arfs_textsize_reg_get(mgr->sizes, g->dir,
+						&col->cache))
+		col->cache = NULL;
 	col->nsegs = sx->nsegs;
 	col->segs = calloc(sx->nsegs + 1, sizeof(*col->segs));
 	if (!col->segs) {
+		arfs_textsize_reg_put(mgr->sizes, col->cache);
 		free(col);
 		return -ENOMEM;
 	}
+	col_cache = col->cache;	/* column_free() does not release it */
 	pthread_mutex_lock(&mgr->lock);
 	for (uint64_t s = 0; !rc && s < sx->nsegs; s++) {
 		rc = seg_get(mgr, g->dir, sx->seg_files[s], sx->seg_len[s],
@@ -412,19 +571,28 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 		column_free(mgr, col);
 	fd_trim(mgr, 0);
 	pthread_mutex_unlock(&mgr->lock);
-	if (!rc)
-		*out = col;
-	return rc;
+	if (rc) {
+		arfs_textsize_reg_put(mgr->sizes, col_cache);
+		return rc;
+	}
+	seed_sizes(mgr, col);
+	*out = col;
+	return 0;
 }
 
 void arfs_blockmgr_close_column(struct arfs_blockmgr *mgr,
 				struct arfs_column *col)
 {
+	struct arfs_textsize_cache *cache;
+
 	if (!col)
 		return;
+	sizes_to_cache(col);
+	cache = col->cache;
 	pthread_mutex_lock(&mgr->lock);
 	column_free(mgr, col);
 	pthread_mutex_unlock(&mgr->lock);
+	arfs_textsize_reg_put(mgr->sizes, cache);
 }
 
 void arfs_blockmgr_column_close_fds(struct arfs_blockmgr *mgr,
@@ -479,6 +647,7 @@ int arfs_blockmgr_read_payload(struct arfs_blockmgr *mgr,
 	rc = arfs_segment_read_block(h->seg, fd, col->gc->index,
 				     col->blocks[i].blk, out, out_len);
 	fd_put(mgr, h);
+	atomic_fetch_add(&mgr->decodes, 1);
 	if (rc == -EUCLEAN)
 		atomic_store(&col->error[i], rc);
 	return rc;
@@ -519,7 +688,7 @@ static int render(struct arfs_blockmgr *mgr, struct arfs_column *col,
 	rc = arfs_textval_render(vals, text, len);
 	arfs_values_free(vals);
 	if (!rc)
-		atomic_store(&col->text_size[i], (int64_t)*len);
+		size_known(col, i, (int64_t)*len);
 	return rc;
 }
 
@@ -579,7 +748,7 @@ ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 		if (rc)
 			return rc;
 		size = (int64_t)arfs_buf_size(buf);
-		atomic_store(&col->text_size[i], size);
+		size_known(col, i, size);
 		arfs_bufpool_unpin(mgr->pool, buf);
 		return (ssize_t)size;
 	}
@@ -588,6 +757,16 @@ ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 		return rc;
 	free(text);
 	return (ssize_t)len;
+}
+
+ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i)
+{
+	int64_t size;
+
+	if (i >= col->nblocks)
+		return -ERANGE;
+	size = atomic_load(&col->text_size[i]);
+	return size >= 0 ? (ssize_t)size : -ENODATA;
 }
 
 ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,

@@ -18,6 +18,15 @@
  * reused; a segment's spaces are cleared when its last column closes.
  * Other pool users must not set bit 63 of their spaces.
  *
+ * Text sizes: a column starts with the sizes the group's index records
+ * ("text_sizes", checked against each segment's committed length and
+ * block table), then those of the size cache (textsize.h) when the
+ * manager has a cache directory; the rest are rendered on demand. When a
+ * column's last unknown size becomes known, and when a column with
+ * sizes rendered since is closed, its sizes go to the cache object and
+ * the cache is saved (the caller's thread does that small write). A
+ * rendered size that contradicts a recorded one wins and is logged.
+ *
  * Ownership: a struct arfs_column is owned by the caller between
  * open_column and close_column; it borrows the group (which must outlive
  * it) and the manager. Every column must be closed before
@@ -56,11 +65,15 @@ struct arfs_column;
 struct arfs_blockmgr_opts {
 	unsigned max_fds;		/* 0: ARFS_BLOCKMGR_DEFAULT_FDS */
 	struct arfs_bufpool *pool;	/* NULL: no caching of text */
+	const char *cache_dir;		/* NULL: no size cache files
+					 * (textsize.h); copied */
 };
 
 struct arfs_blockmgr_stats {
 	uint64_t fd_opens, fd_closes;	/* descriptor churn */
 	unsigned open_fds, segments;
+	uint64_t decodes;		/* blocks read and decoded */
+	uint64_t sizes_recorded;	/* sizes taken from index or cache */
 };
 
 /* One block of a column, in row order across segments. */
@@ -124,11 +137,18 @@ int arfs_blockmgr_decode(struct arfs_blockmgr *mgr, struct arfs_column *col,
 int arfs_blockmgr_pin_text(struct arfs_blockmgr *mgr, struct arfs_column *col,
 			   uint64_t i, struct arfs_buf **out);
 /*
- * Exact byte size of block i's text. Rendered once, then remembered for
- * the life of the column (the mount's stat costs at most one read).
+ * Exact byte size of block i's text: recorded (index or size cache, see
+ * "Text sizes" above) or rendered once, then remembered for the life of
+ * the column (the mount's stat costs at most one read).
  */
 ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i);
+/*
+ * Block i's text size if known without rendering (recorded, or rendered
+ * before): bytes, or -ENODATA; -ERANGE past the end. For checks that
+ * compare records with a fresh rendering (arrayctl check).
+ */
+ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i);
 /* Copy up to cap bytes of block i's text from off: bytes or -errno. */
 ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i, void *dst,

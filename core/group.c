@@ -14,11 +14,17 @@
  * exist, row counts that parse as decimal integers, column references in
  * range. The JSON is parsed by jansson from bytes read through the io
  * table (core/io.h), so tests can fail those reads.
+ *
+ * The arrayfs key "text_sizes" is optional and advisory: a malformed one
+ * is logged and dropped, never an error (the sizes are then rendered);
+ * its entries are checked against the segments by core/blockmgr.c.
  */
 #include "group.h"
 
 #include "io.h"
 #include "segment.h"
+#include "textsize.h"
+#include "textval.h"
 #include "typed.h"
 #include "util.h"
 
@@ -224,6 +230,110 @@ static int parse_column(struct arfs_sidx *sx, uint64_t c, const json_t *col)
 			   sx->nsegs, what, get_rows, sx->seg_rows[c]);
 }
 
+/* ---- "text_sizes" (arrayfs extension, docs/FORMAT.md 2.4) ---------- */
+
+static void sizes_release(struct arfs_sidx *sx)
+{
+	struct arfs_sidx_sizes *e;
+
+	for (uint64_t s = 0; sx->text_sizes && s < sx->nsegs; s++) {
+		e = &sx->text_sizes[s];
+		for (uint64_t c = 0; e->sizes && c < sx->ncols; c++)
+			free(e->sizes[c]);
+		free(e->sizes);
+		free(e->nblocks);
+	}
+	free(sx->text_sizes);
+	sx->text_sizes = NULL;
+}
+
+/* A 16-digit hexadecimal string. */
+static bool json_hex64(const json_t *j, uint64_t *out)
+{
+	const char *s = json_string_value(j);
+
+	if (!s || strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+		return false;
+	*out = strtoull(s, NULL, 16);
+	return true;
+}
+
+/* One column's sizes: an array of integers >= 0 or null. */
+static bool sizes_column(const json_t *j, uint64_t *n, int64_t **out)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(j))
+		return false;
+	*n = json_array_size(j);
+	*out = malloc((*n + 1) * sizeof(**out));
+	if (!*out)
+		return false;
+	json_array_foreach(j, i, v) {
+		if (json_is_null(v))
+			(*out)[i] = ARFS_TEXTSIZE_UNKNOWN;
+		else if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+			 json_integer_value(v) <= ARFS_TEXTSIZE_MAX)
+			(*out)[i] = json_integer_value(v);
+		else
+			return false;
+	}
+	return true;
+}
+
+static bool sizes_entry(struct arfs_sidx *sx, const json_t *j,
+			struct arfs_sidx_sizes *e)
+{
+	const json_t *cols = json_object_get(j, "columns");
+
+	if (e->present || !json_is_object(j) ||
+	    !json_u64(json_object_get(j, "length"), &e->length) ||
+	    !json_hex64(json_object_get(j, "table_sum"), &e->table_sum) ||
+	    !json_is_array(cols) || json_array_size(cols) != sx->ncols)
+		return false;
+	e->present = true;
+	e->nblocks = calloc(sx->ncols + 1, sizeof(*e->nblocks));
+	e->sizes = calloc(sx->ncols + 1, sizeof(*e->sizes));
+	if (!e->nblocks || !e->sizes)
+		return false;
+	for (uint64_t c = 0; c < sx->ncols; c++)
+		if (!sizes_column(json_array_get(cols, c), &e->nblocks[c],
+				  &e->sizes[c]))
+			return false;
+	return true;
+}
+
+static void parse_text_sizes(struct arfs_sidx *sx, const json_t *root)
+{
+	const json_t *ts = json_object_get(root, "text_sizes"), *segs, *v;
+	const char *key, *why = "malformed";
+	uint64_t ver, s;
+
+	if (!ts)
+		return;
+	segs = json_object_get(ts, "segments");
+	if (!json_u64(json_object_get(ts, "version"), &ver) ||
+	    !json_is_object(segs))
+		goto out_drop;
+	if (ver != ARFS_TEXTVAL_VERSION) {
+		why = "for other text rules (version)";
+		goto out_drop;
+	}
+	sx->text_sizes = calloc(sx->nsegs + 1, sizeof(*sx->text_sizes));
+	if (!sx->text_sizes)
+		return;
+	json_object_foreach((json_t *)segs, key, v)
+		if (!key_index(key, sx->nsegs, &s) ||
+		    !sizes_entry(sx, v, &sx->text_sizes[s]))
+			goto out_drop;
+	return;
+out_drop:
+	sizes_release(sx);
+	arfs_log(ARFS_LOG_INFO, "%s: text_sizes %s; ignored, block sizes are "
+		 "rendered", sx->file, why);
+}
+
 static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
 {
 	const json_t *sa = json_object_get(root, "sarray");
@@ -260,6 +370,8 @@ static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
 	}
 	for (c = 0; !rc && c < sx->ncols; c++)
 		rc = parse_column(sx, c, json_array_get(cols, c));
+	if (!rc)
+		parse_text_sizes(sx, root);
 	return rc;
 }
 
@@ -300,6 +412,7 @@ static int load_sidx(const char *dir, const char *file, struct arfs_sidx *sx)
 
 static void sidx_release(struct arfs_sidx *sx)
 {
+	sizes_release(sx);
 	for (uint64_t s = 0; sx->seg_files && s < sx->nsegs; s++)
 		free(sx->seg_files[s]);
 	for (uint64_t c = 0; sx->seg_rows && c < sx->ncols; c++)

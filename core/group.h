@@ -28,6 +28,21 @@
 
 struct arfs_segment;
 
+/*
+ * One segment's entry of the index's "text_sizes" (an arrayfs key,
+ * docs/FORMAT.md 2.4): the text size (textval.h) of each block, for the
+ * segment as committed at `length` with block-table checksum `table_sum`
+ * (textsize.h). Parsed as written; a user (core/blockmgr.c) checks
+ * length, checksum and each column's block count against the parsed
+ * segment and ignores the entry on any mismatch.
+ */
+struct arfs_sidx_sizes {
+	bool present;		/* the key has an entry for this segment */
+	uint64_t length, table_sum;
+	uint64_t *nblocks;	/* [ncols] */
+	int64_t **sizes;	/* [ncols][nblocks[c]], -1 unknown */
+};
+
 /* One *.sidx file: an array group of ncols columns over nsegs segments. */
 struct arfs_sidx {
 	char *file;		/* file name in the group directory */
@@ -44,6 +59,13 @@ struct arfs_sidx {
 	 */
 	uint64_t *seg_len;
 	bool has_seg_len;	/* the index carries segment_lengths */
+	/*
+	 * [nsegs] recorded text sizes, or NULL when the index has no
+	 * "text_sizes" key, one for other text rules (ARFS_TEXTVAL_VERSION)
+	 * or a malformed one (logged; never an error: sizes are then
+	 * rendered).
+	 */
+	struct arfs_sidx_sizes *text_sizes;
 };
 
 struct arfs_group_column {

@@ -14,7 +14,15 @@
  *
  * The index is kept as the jansson tree read at open, so keys this code
  * does not know survive a rewrite; segment_files, num_segments, each
- * column's segment_sizes and segment_lengths are replaced at commit.
+ * column's segment_sizes, segment_lengths and text_sizes are replaced at
+ * commit.
+ *
+ * Text sizes: beside each block record the writer keeps the size of the
+ * block's text (textval.h), -1 when unknown: rendered from the payload
+ * when a block is put, carried along by compaction, and taken at open
+ * from the index's text_sizes where they still describe the segment.
+ * Each commit writes them (FORMAT.md 2.4), so a mount of a group this
+ * project wrote stats block files without decoding them.
  */
 #include "groupw.h"
 
@@ -22,6 +30,7 @@
 #include "group.h"
 #include "io.h"
 #include "segment.h"
+#include "textsize.h"
 #include "textval.h"
 #include "typed.h"
 #include "typedenc.h"
@@ -42,6 +51,7 @@
 
 struct blist {
 	struct arfs_block_info *b;
+	int64_t *ts;		/* [n] text sizes, -1 unknown */
 	uint64_t n, cap;
 };
 
@@ -51,6 +61,7 @@ struct gw_seg {
 	uint64_t committed;	/* end of the committed table + footer */
 	uint64_t end;		/* committed + staged block bytes */
 	struct blist *cols;	/* [ncols] */
+	uint64_t table_sum;	/* of the committed (or last written) table */
 	bool dirty;
 };
 
@@ -131,19 +142,27 @@ static int lock_dir(const char *dir, int *lockfd)
 }
 
 static int blist_insert(struct blist *bl, uint64_t at,
-			const struct arfs_block_info *bi)
+			const struct arfs_block_info *bi, int64_t text_size)
 {
 	struct arfs_block_info *n;
+	uint64_t cap = bl->cap ? bl->cap * 2 : 16;
+	int64_t *ts;
 
 	if (bl->n == bl->cap) {
-		n = realloc(bl->b, (bl->cap ? bl->cap * 2 : 16) * sizeof(*n));
+		n = realloc(bl->b, cap * sizeof(*n));
 		if (!n)
 			return -ENOMEM;
 		bl->b = n;
-		bl->cap = bl->cap ? bl->cap * 2 : 16;
+		ts = realloc(bl->ts, cap * sizeof(*ts));
+		if (!ts)
+			return -ENOMEM;
+		bl->ts = ts;
+		bl->cap = cap;
 	}
 	memmove(bl->b + at + 1, bl->b + at, (bl->n - at) * sizeof(*bl->b));
+	memmove(bl->ts + at + 1, bl->ts + at, (bl->n - at) * sizeof(*bl->ts));
 	bl->b[at] = *bi;
+	bl->ts[at] = text_size;
 	bl->n++;
 	return 0;
 }
@@ -151,8 +170,10 @@ static int blist_insert(struct blist *bl, uint64_t at,
 static void seg_release(struct arfs_groupw *gw, struct gw_seg *s)
 {
 	arfs_io_close(s->fd);
-	for (uint64_t c = 0; s->cols && c < gw->ncols; c++)
+	for (uint64_t c = 0; s->cols && c < gw->ncols; c++) {
 		free(s->cols[c].b);
+		free(s->cols[c].ts);
+	}
 	free(s->cols);
 	free(s->file);
 }
@@ -211,8 +232,23 @@ static struct arfs_groupw *gw_alloc(const char *dir,
 
 /* ---- segments: load, recover ------------------------------------------ */
 
+/* Index sizes e still describe seg (committed at len): else NULL. */
+static const struct arfs_sidx_sizes *sizes_fit(
+	const struct arfs_sidx_sizes *e, const struct arfs_segment *seg,
+	uint64_t len, uint64_t sum)
+{
+	if (!e || !e->present || e->length != len || e->table_sum != sum)
+		return NULL;
+	for (uint64_t c = 0; c < seg->ncols; c++)
+		if (e->nblocks[c] != seg->nblocks[c] ||
+		    !arfs_textsize_plausible(e->sizes[c], seg->blocks[c],
+					     seg->nblocks[c]))
+			return NULL;
+	return e;
+}
+
 static int seg_load(struct arfs_groupw *gw, struct gw_seg *s,
-		    uint64_t committed)
+		    uint64_t committed, const struct arfs_sidx_sizes *sizes)
 {
 	struct arfs_segment *seg;
 	off_t size;
@@ -248,10 +284,15 @@ static int seg_load(struct arfs_groupw *gw, struct gw_seg *s,
 	}
 	if (seg->ncols != gw->ncols)
 		rc = -EUCLEAN;
+	s->table_sum = arfs_textsize_table_sum(seg);
+	if (!rc)
+		sizes = sizes_fit(sizes, seg, committed, s->table_sum);
 	for (uint64_t c = 0; !rc && c < gw->ncols; c++)
 		for (uint64_t b = 0; !rc && b < seg->nblocks[c]; b++)
 			rc = blist_insert(&s->cols[c], s->cols[c].n,
-					  &seg->blocks[c][b]);
+					  &seg->blocks[c][b], sizes ?
+					  sizes->sizes[c][b] :
+					  ARFS_TEXTSIZE_UNKNOWN);
 	arfs_segment_free(seg);
 	return rc;
 }
@@ -358,7 +399,8 @@ static int from_group(struct arfs_groupw *gw, const struct arfs_group *g)
 		gw->segs[s].file = strdup(sx->seg_files[s]);
 		if (!gw->segs[s].file)
 			return -ENOMEM;
-		rc = seg_load(gw, &gw->segs[s], sx->seg_len[s]);
+		rc = seg_load(gw, &gw->segs[s], sx->seg_len[s],
+			      sx->text_sizes ? &sx->text_sizes[s] : NULL);
 		if (!rc)
 			for (uint64_t c = 0; c < gw->ncols; c++) {
 				uint64_t rows = 0;
@@ -582,12 +624,39 @@ static int store_payload(struct arfs_groupw *gw, struct gw_seg *s,
 	return rc;
 }
 
+/* Size of the text the mount shows for a payload; -1 if it does not decode. */
+static int64_t payload_text_size(const struct arfs_groupw *gw, uint64_t col,
+				 const void *payload, size_t len,
+				 uint64_t num_elem, uint64_t flags)
+{
+	struct arfs_block_info bi = {
+		.block_size = len, .num_elem = num_elem,
+		.flags = flags & ~(uint64_t)(ARFS_BLOCK_LZ4 | ARFS_BLOCK_ZSTD),
+		.content_type = (uint16_t)gw->types[col],
+	};
+	struct arfs_values *vals;
+	size_t tlen;
+	char *text;
+	int rc = arfs_typed_decode(&bi, payload, len, "block being written",
+				   &vals);
+
+	if (rc)
+		return ARFS_TEXTSIZE_UNKNOWN;
+	rc = arfs_textval_render(vals, &text, &tlen);
+	arfs_values_free(vals);
+	if (rc)
+		return ARFS_TEXTSIZE_UNKNOWN;
+	free(text);
+	return (int64_t)tlen;
+}
+
 static int put(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
 	       uint64_t blk, bool insert, const void *payload, size_t len,
 	       uint64_t num_elem, uint64_t flags)
 {
 	struct arfs_block_info bi;
 	struct blist *bl;
+	int64_t ts;
 	int rc;
 
 	if (seg >= gw->nsegs || col >= gw->ncols)
@@ -599,9 +668,11 @@ static int put(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
 			   payload, len, num_elem, flags, &bi);
 	if (rc)
 		return rc;
+	ts = payload_text_size(gw, col, payload, len, num_elem, flags);
 	if (blk == bl->n || insert)
-		return blist_insert(bl, blk, &bi);
+		return blist_insert(bl, blk, &bi, ts);
 	bl->b[blk] = bi;
+	bl->ts[blk] = ts;
 	return 0;
 }
 
@@ -654,6 +725,8 @@ int arfs_groupw_remove(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
 		return -ERANGE;
 	memmove(bl->b + blk, bl->b + blk + 1,
 		(bl->n - blk - 1) * sizeof(*bl->b));
+	memmove(bl->ts + blk, bl->ts + blk + 1,
+		(bl->n - blk - 1) * sizeof(*bl->ts));
 	bl->n--;
 	gw->segs[seg].dirty = true;
 	gw->dirty = true;
@@ -695,6 +768,7 @@ static int seg_write_table(struct arfs_groupw *gw, struct gw_seg *s)
 		}
 	}
 	put_le64(t + at, len);
+	s->table_sum = arfs_textsize_fnv(ARFS_TEXTSIZE_FNV_INIT, t, len);
 	rc = arfs_io_pwrite_all(s->fd, t, len + 8, (off_t)s->end);
 	free(t);
 	if (!rc)
@@ -721,6 +795,55 @@ static json_t *num_str(uint64_t v)
 	return json_string(buf);
 }
 
+/*
+ * "text_sizes" of the staged state (FORMAT.md 2.4): an entry per segment
+ * with at least one known size. NULL when none is known (or no memory).
+ */
+static json_t *sizes_json(const struct arfs_groupw *gw)
+{
+	json_t *root = json_object(), *segs = json_object(), *e, *cols, *a;
+	const struct gw_seg *s;
+	char key[24], sum[24];
+	bool any_seg = false, any;
+	int rc = !root || !segs;
+
+	for (uint64_t i = 0; !rc && i < gw->nsegs; i++) {
+		s = &gw->segs[i];
+		any = false;
+		for (uint64_t c = 0; c < gw->ncols; c++)
+			for (uint64_t b = 0; b < s->cols[c].n; b++)
+				any |= s->cols[c].ts[b] >= 0;
+		if (!any)
+			continue;
+		e = json_object();
+		cols = json_array();
+		snprintf(key, sizeof(key), "%04" PRIu64, i);
+		snprintf(sum, sizeof(sum), "%016" PRIx64, s->table_sum);
+		rc |= !e || !cols;
+		rc |= json_object_set_new(e, "length", num_str(s->end));
+		rc |= json_object_set_new(e, "table_sum", json_string(sum));
+		for (uint64_t c = 0; !rc && c < gw->ncols; c++) {
+			a = json_array();
+			for (uint64_t b = 0; a && b < s->cols[c].n; b++)
+				rc |= json_array_append_new(a,
+					s->cols[c].ts[b] < 0 ? json_null() :
+					json_integer(s->cols[c].ts[b]));
+			rc |= json_array_append_new(cols, a);
+		}
+		rc |= json_object_set_new(e, "columns", cols);
+		rc |= json_object_set_new(segs, key, e);
+		any_seg = true;
+	}
+	rc |= json_object_set_new(root, "version",
+				  json_integer(ARFS_TEXTVAL_VERSION));
+	rc |= json_object_set_new(root, "segments", segs);
+	if (rc || !any_seg) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
 /* Index tree with the staged state: segment lengths are s->end. */
 static int update_json(struct arfs_groupw *gw)
 {
@@ -745,6 +868,11 @@ static int update_json(struct arfs_groupw *gw)
 					  (json_int_t)gw->nsegs));
 	rc |= json_object_set_new(gw->sidx, "segment_files", files);
 	rc |= json_object_set_new(gw->sidx, "segment_lengths", lens);
+	sizes = sizes_json(gw);
+	if (sizes)
+		rc |= json_object_set_new(gw->sidx, "text_sizes", sizes);
+	else
+		json_object_del(gw->sidx, "text_sizes");
 	for (uint64_t c = 0; c < gw->ncols; c++) {
 		sizes = json_object();
 		for (uint64_t s = 0; sizes && s < gw->nsegs; s++) {
@@ -1031,7 +1159,7 @@ static int compact_seg(struct arfs_groupw *gw, struct gw_seg *s,
 			rc = copy_block(gw, s, n, c, mode, &bi);
 			if (!rc)
 				rc = blist_insert(&n->cols[c], n->cols[c].n,
-						  &bi);
+						  &bi, s->cols[c].ts[b]);
 		}
 	if (!rc)
 		rc = seg_write_table(gw, n);

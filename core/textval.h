@@ -26,6 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Version of the text rules above. Bump it whenever the text of any value
+ * changes (a byte, not just speed): block text sizes recorded in group
+ * indexes and size caches (textsize.h) carry it and are ignored when it
+ * differs, so they are recomputed instead of being trusted.
+ */
+#define ARFS_TEXTVAL_VERSION 1
+
 struct arfs_typedenc;
 struct arfs_value;
 struct arfs_values;

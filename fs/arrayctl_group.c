@@ -5,8 +5,10 @@
  *                      stored bytes, decoded bytes
  *   cat GROUP COLUMN   the column as text, one value per line (the same
  *                      bytes as `cat MOUNT/group/COLUMN/ *` in the mount)
- *   check GROUP        decode every block; exit 0 when sound, else 1 and
- *                      one line per problem; notes uncommitted tails
+ *   check GROUP        decode and render every block (and compare the
+ *                      text sizes the index records); exit 0 when sound,
+ *                      else 1 and one line per problem; notes
+ *                      uncommitted tails
  *   info GROUP         index files, segments, columns, rows, sizes
  *   import FILE.csv GROUP   build a new group from CSV (core/csv.c)
  *   export GROUP [FILE.csv] write the group as CSV (stdout by default)
@@ -24,6 +26,7 @@
 #include "group.h"
 #include "groupw.h"
 #include "segment.h"
+#include "textval.h"
 #include "typed.h"
 #include "util.h"
 
@@ -147,6 +150,36 @@ static int cmd_cat(struct arfs_group *g, struct arfs_blockmgr *mgr,
 	return rc;
 }
 
+/*
+ * Decode and render block i (a recorded size must not spare it): its
+ * text size, or -errno. A recorded size that differs is a problem too.
+ */
+static ssize_t check_block(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			   uint64_t i, const char *colname)
+{
+	ssize_t known = arfs_blockmgr_known_size(col, i);
+	struct arfs_values *vals;
+	size_t len;
+	char *text;
+	int rc = arfs_blockmgr_decode(mgr, col, i, &vals);
+
+	if (rc)
+		return rc;
+	rc = arfs_textval_render(vals, &text, &len);
+	arfs_values_free(vals);
+	if (rc)
+		return rc;
+	free(text);
+	if (known >= 0 && (size_t)known != len) {
+		fprintf(stderr, "arrayctl: %s: block %" PRIu64 " of column %s: "
+			"the index records a text size of %zd bytes, the block "
+			"renders to %zu\n", arfs_column_segment_name(col, i),
+			arfs_column_block(col, i)->blk, colname, known, len);
+		return -EUCLEAN;
+	}
+	return (ssize_t)len;
+}
+
 static int check_column(struct arfs_group *g, struct arfs_blockmgr *mgr,
 			uint64_t c)
 {
@@ -162,7 +195,7 @@ static int check_column(struct arfs_group *g, struct arfs_blockmgr *mgr,
 		return 1;
 	}
 	for (uint64_t i = 0; i < arfs_column_nblocks(col); i++) {
-		n = arfs_blockmgr_text_size(mgr, col, i);
+		n = check_block(mgr, col, i, gc->name);
 		if (n >= 0)
 			continue;
 		fprintf(stderr, "arrayctl: %s:%" PRIu64 ": block %" PRIu64

@@ -4,8 +4,9 @@
  * like are escaped), each holding its blocks as text files named
  * "<segment>.<block>" (4 and 6 digits, zero-padded: names sort in row
  * order). A block file's bytes are the block's values, one per line, in
- * the text form of docs/FORMAT.md; sizes are exact (rendered once per
- * block, remembered by the block manager).
+ * the text form of docs/FORMAT.md; sizes are exact (recorded in the
+ * group's index or size cache, else rendered once per block; kept by the
+ * block manager).
  *
  * Extended attributes (user.arrayfs.*): a column folder has type and rows;
  * a block file has first_row, rows, stored_size, decoded_size, compression.

@@ -16,8 +16,10 @@
  *    process sees its own unflushed writes.
  */
 #include "fs.h"
+#include "blockmgr.h"
 #include "util.h"
 
+#include <inttypes.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -1542,9 +1544,34 @@ static bool store_has_xattrs(void)
 	return arfs_store_group_at(arfs_fs.store, 0) != NULL;
 }
 
+#define STATS_XATTR "user.arrayfs.stats"
+
+/*
+ * The mount root's user.arrayfs.stats: the block manager's counters as
+ * "name=value" words, for tests and curious users (arrayfs(1)).
+ */
+static int stats_xattr(char *buf, size_t cap, size_t *len)
+{
+	struct arfs_blockmgr_stats s;
+	char val[256];
+
+	arfs_blockmgr_get_stats(arfs_fs.mgr, &s);
+	snprintf(val, sizeof(val), "decodes=%" PRIu64 " sizes_recorded=%"
+		 PRIu64 " fd_opens=%" PRIu64 " fd_closes=%" PRIu64
+		 " open_fds=%u segments=%u", s.decodes, s.sizes_recorded,
+		 s.fd_opens, s.fd_closes, s.open_fds, s.segments);
+	*len = strlen(val);
+	if (cap && *len > cap)
+		return -ERANGE;
+	if (cap)
+		memcpy(buf, val, *len);
+	return 0;
+}
+
 static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     size_t size)
 {
+	struct arfs_node *n;
 	char buf[256];
 	size_t len = 0;
 	int rc;
@@ -1553,8 +1580,13 @@ static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, -ENOSYS);
 		return;
 	}
-	rc = arfs_grp_getxattr(arfs_inode_get(ino), name, buf,
-			       size < sizeof(buf) ? size : sizeof(buf), &len);
+	n = arfs_inode_get(ino);
+	if (n->kind == ARFS_NODE_ROOT && !strcmp(name, STATS_XATTR))
+		rc = stats_xattr(buf, size < sizeof(buf) ? size : sizeof(buf),
+				 &len);
+	else
+		rc = arfs_grp_getxattr(n, name, buf, size < sizeof(buf) ?
+				       size : sizeof(buf), &len);
 
 	if (rc)
 		reply_err(req, rc);
@@ -1574,8 +1606,16 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		reply_err(req, -ENOSYS);
 		return;
 	}
-	rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
-				size < sizeof(buf) ? size : sizeof(buf), &len);
+	if (arfs_inode_get(ino)->kind == ARFS_NODE_ROOT) {
+		len = sizeof(STATS_XATTR);
+		rc = size && size < len ? -ERANGE : 0;
+		if (!rc && size)
+			memcpy(buf, STATS_XATTR, len);
+	} else {
+		rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
+					size < sizeof(buf) ? size : sizeof(buf),
+					&len);
+	}
 
 	if (rc)
 		reply_err(req, rc);

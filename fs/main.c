@@ -8,6 +8,7 @@
  */
 #include "fs.h"
 #include "blockmgr.h"
+#include "textsize.h"
 #include "util.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 struct options {
 	char *store;
 	char *pool;
+	char *cache_dir;
 	unsigned key_length;
 	int ro;
 	int show_help, show_version;
@@ -30,6 +32,7 @@ struct options {
 #define OPT(t, p) { t, offsetof(struct options, p), 1 }
 static const struct fuse_opt option_spec[] = {
 	OPT("pool=%s", pool),
+	OPT("cache_dir=%s", cache_dir),
 	OPT("key_length=%u", key_length),
 	OPT("ro", ro),
 	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
@@ -56,6 +59,9 @@ static const char usage_text[] =
 	"    -o ro                  read-only; follows a writer's commits\n"
 	"    -o pool=SIZE           buffer pool size (K, M, G suffixes; default 256M)\n"
 	"    -o key_length=N        id length of arrays without a sidecar (default 36)\n"
+	"    -o cache_dir=DIR       where block size caches go (default\n"
+	"                           $XDG_CACHE_HOME/arrayfs, ~/.cache/arrayfs,\n"
+	"                           /var/cache/arrayfs for root)\n"
 	"    -f                     foreground, log to stderr\n"
 	"    -d                     debug (implies -f)\n"
 	"    -s                     single-threaded\n"
@@ -118,10 +124,37 @@ static int open_pool(const char *spec, const char *staging)
 	return arfs_bufpool_new(&po, &arfs_fs.pool);
 }
 
+/*
+ * The size cache directory, absolute (the daemon changes to / when it
+ * goes to the background): -o cache_dir, else the default. NULL when
+ * there is none (no HOME): sizes are then rendered at every mount.
+ */
+static char *cache_dir(const char *opt)
+{
+	char def[PATH_MAX], *out, *cwd;
+
+	if (!opt) {
+		if (arfs_textsize_default_dir(def, sizeof(def))) {
+			arfs_log(ARFS_LOG_INFO, "no cache directory (set "
+				 "-o cache_dir): block sizes are not cached");
+			return NULL;
+		}
+		opt = def;
+	}
+	if (opt[0] == '/')
+		return strdup(opt);
+	cwd = getcwd(NULL, 0);
+	if (!cwd || asprintf(&out, "%s/%s", cwd, opt) < 0)
+		out = NULL;
+	free(cwd);
+	return out;
+}
+
 /* Pool, block manager and store, in that order (each uses the one before). */
 static int open_engine(const struct options *o)
 {
 	struct arfs_blockmgr_opts bo = { 0 };
+	char *cdir;
 	struct arfs_store_opts so = { .read_only = o->ro,
 				      .key_length = o->key_length };
 	char *real = realpath(o->store, NULL);
@@ -136,7 +169,10 @@ static int open_engine(const struct options *o)
 	if (rc)
 		return rc;
 	bo.pool = arfs_fs.pool;
+	cdir = cache_dir(o->cache_dir);
+	bo.cache_dir = cdir;
 	rc = arfs_blockmgr_new(&bo, &arfs_fs.mgr);
+	free(cdir);
 	so.mgr = arfs_fs.mgr;
 	if (!rc)
 		rc = arfs_store_open(o->store, &so, &arfs_fs.store);
@@ -254,6 +290,7 @@ out_opts:
 out_args:
 	free(o.store);
 	free(o.pool);
+	free(o.cache_dir);
 	fuse_opt_free_args(&args);
 	return rc;
 }
