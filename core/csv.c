@@ -793,27 +793,34 @@ static int put_quoted(struct arfs_textbuf *tb, const char *s, size_t n)
 
 static int put_double(struct arfs_textbuf *tb, double d, bool keep_dot)
 {
-	char buf[ARFS_NUMFMT_MAX + 2];
-	size_t n = arfs_numfmt_double(buf, d);
+	char *p;
+	size_t n;
 
-	if (keep_dot && arfs_numfmt_is_integral(buf, n)) {
-		memcpy(buf + n, ".0", 2);
+	if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX + 2))
+		return -ENOMEM;
+	p = tb->p + tb->len;
+	n = arfs_numfmt_double(p, d);
+	if (keep_dot && arfs_numfmt_is_integral(p, n)) {
+		memcpy(p + n, ".0", 2);
 		n += 2;
 	}
-	return arfs_textbuf_add(tb, buf, n);
+	tb->len += n;
+	return 0;
 }
 
 static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
 	struct arfs_textbuf t = { 0 };
-	char buf[ARFS_NUMFMT_MAX];
 	int rc = 0;
 
 	switch (v->type) {
 	case ARFS_FT_UNDEFINED:
 		return 0;
 	case ARFS_FT_INTEGER:
-		return arfs_textbuf_add(tb, buf, arfs_numfmt_i64(buf, v->u.i));
+		if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX))
+			return -ENOMEM;
+		tb->len += arfs_numfmt_i64(tb->p + tb->len, v->u.i);
+		return 0;
 	case ARFS_FT_FLOAT:
 		return put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:

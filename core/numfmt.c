@@ -31,13 +31,19 @@ static const char digit_pairs[201] =
 
 static unsigned decimal_len(uint64_t v)
 {
-	unsigned n = 1;
+	static const uint64_t pow10[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+		10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+		100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+		100000000000000000ull, 1000000000000000000ull,
+		10000000000000000000ull,
+	};
+	/* bit length * 1233 / 4096 is floor(log10(v)) or one more */
+	uint64_t u = v | 1;
+	unsigned t = ((64 - (unsigned)__builtin_clzll(u)) * 1233) >> 12;
 
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
+	return t + 1 - (u < pow10[t]);
 }
 
 /* Exactly n = decimal_len(v) digits of v into buf. */
@@ -211,6 +217,10 @@ static bool shortest(uint64_t mant, uint32_t bexp, uint64_t *digits,
 		if (!up && s.vr == s.vm && (!accept || !s.vm_exact))
 			return false;	/* forced up off the lower edge */
 	} else {
+		if (s.vp / 100 > s.vm / 100) {
+			last = (uint32_t)(s.vr % 100) / 10;
+			s.vr /= 100, s.vp /= 100, s.vm /= 100, removed += 2;
+		}
 		while (s.vp / 10 > s.vm / 10) {
 			last = (uint32_t)(s.vr % 10);
 			s.vr /= 10, s.vp /= 10, s.vm /= 10, removed++;
@@ -238,12 +248,13 @@ static size_t shortest_printf(char *buf, double d)
 	return (size_t)snprintf(buf, ARFS_NUMFMT_MAX, "%.*g", prec, d);
 }
 
-/* "%.Pg" of digits (n of them, no trailing zero) * 10^x-(n-1), x the
- * scientific exponent. P = n. */
-static size_t put_g(char *buf, uint64_t digits, int32_t x)
+/* "%.Pg" of digits * 10^e10, where digits has no trailing zero and P is
+ * its length. */
+static size_t put_g(char *buf, uint64_t digits, int32_t e10)
 {
 	char d[20];
 	unsigned n = decimal_len(digits);
+	int32_t x = e10 + (int32_t)n - 1;	/* the scientific exponent */
 	size_t len = 0;
 
 	put_digits(d, digits, n);
@@ -309,6 +320,5 @@ size_t arfs_numfmt_double(char *buf, double d)
 	}
 	if (bits >> 63)
 		buf[len++] = '-';
-	return len + put_g(buf + len, digits,
-			   e10 + (int32_t)decimal_len(digits) - 1);
+	return len + put_g(buf + len, digits, e10);
 }

@@ -29,13 +29,11 @@ void arfs_textbuf_release(struct arfs_textbuf *tb)
 	memset(tb, 0, sizeof(*tb));
 }
 
-int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n)
+int arfs_textbuf_grow(struct arfs_textbuf *tb, size_t n)
 {
 	size_t cap = tb->cap ? tb->cap : 256;
 	char *p;
 
-	if (n <= tb->cap - tb->len)
-		return 0;
 	while (cap - tb->len < n) {
 		if (cap > SIZE_MAX / 2)
 			return -ENOMEM;
@@ -49,15 +47,6 @@ int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n)
 	return 0;
 }
 
-int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n)
-{
-	if (arfs_textbuf_reserve(tb, n))
-		return -ENOMEM;
-	memcpy(tb->p + tb->len, s, n);
-	tb->len += n;
-	return 0;
-}
-
 static int tb_str(struct arfs_textbuf *tb, const char *s)
 {
 	return arfs_textbuf_add(tb, s, strlen(s));
@@ -66,21 +55,27 @@ static int tb_str(struct arfs_textbuf *tb, const char *s)
 /* A float as a scalar: keep ".0" on integral values so it stays a float. */
 static int put_float(struct arfs_textbuf *tb, double d)
 {
-	char buf[ARFS_NUMFMT_MAX + 2];
-	size_t n = arfs_numfmt_double(buf, d);
+	char *p;
+	size_t n;
 
-	if (arfs_numfmt_is_integral(buf, n)) {
-		memcpy(buf + n, ".0", 2);
+	if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX + 2))
+		return -ENOMEM;
+	p = tb->p + tb->len;
+	n = arfs_numfmt_double(p, d);
+	if (arfs_numfmt_is_integral(p, n)) {
+		memcpy(p + n, ".0", 2);
 		n += 2;
 	}
-	return arfs_textbuf_add(tb, buf, n);
+	tb->len += n;
+	return 0;
 }
 
 static int put_int(struct arfs_textbuf *tb, int64_t i)
 {
-	char buf[ARFS_NUMFMT_MAX];
-
-	return arfs_textbuf_add(tb, buf, arfs_numfmt_i64(buf, i));
+	if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX))
+		return -ENOMEM;
+	tb->len += arfs_numfmt_i64(tb->p + tb->len, i);
+	return 0;
 }
 
 /* COPY text escaping of a scalar string. */
@@ -141,14 +136,14 @@ static int put_json_string(struct arfs_textbuf *tb, const char *s,
 
 static int put_vector(struct arfs_textbuf *tb, const double *v, uint64_t n)
 {
-	char buf[ARFS_NUMFMT_MAX];
-
 	if (arfs_textbuf_add(tb, "[", 1))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n; i++) {
-		if ((i && arfs_textbuf_add(tb, " ", 1)) ||
-		    arfs_textbuf_add(tb, buf, arfs_numfmt_double(buf, v[i])))
+		if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX + 1))
 			return -ENOMEM;
+		if (i)
+			tb->p[tb->len++] = ' ';
+		tb->len += arfs_numfmt_double(tb->p + tb->len, v[i]);
 	}
 	return arfs_textbuf_add(tb, "]", 1);
 }

@@ -23,8 +23,10 @@
 #ifndef ARFS_TEXTVAL_H
 #define ARFS_TEXTVAL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * Version of the text rules above. Bump it whenever the text of any value
@@ -46,8 +48,23 @@ struct arfs_textbuf {
 /* Free the contents; the struct may be reused (zeroed). */
 void arfs_textbuf_release(struct arfs_textbuf *tb);
 /* Make room for n more bytes (capacity doubles): 0 or -ENOMEM. */
-int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n);
-int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s, size_t n);
+int arfs_textbuf_grow(struct arfs_textbuf *tb, size_t n);
+
+static inline int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n)
+{
+	return n <= tb->cap - tb->len ? 0 : arfs_textbuf_grow(tb, n);
+}
+
+/* Append n bytes of s (inline: the renderers add a few bytes at a time). */
+static inline int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s,
+				   size_t n)
+{
+	if (arfs_textbuf_reserve(tb, n))
+		return -ENOMEM;
+	memcpy(tb->p + tb->len, s, n);
+	tb->len += n;
+	return 0;
+}
 
 /* Append one value's text (no newline). */
 int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v);
