@@ -39,6 +39,7 @@
 #include "textval.h"
 #include "typed.h"
 #include "util.h"
+#include "workq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,12 +80,17 @@ struct arfs_blockmgr {
 	uint64_t next_id;		/* [L] */
 	uint64_t fd_opens, fd_closes;	/* [L] */
 	struct arfs_bufpool *pool;
+	unsigned workers;		/* [L] decode-ahead threads wanted */
+	struct arfs_workq *_Atomic workq; /* started by the first prefetch
+					 * (after a daemon's fork) */
 	struct arfs_textsize_reg *sizes;	/* NULL: no cache files */
 	_Atomic uint64_t decodes, recorded;	/* stats */
 	atomic_bool index_warned;	/* index sizes that did not fit */
 };
 
 struct arfs_column {
+	struct arfs_blockmgr *mgr;
+	_Atomic uint64_t ahead;		/* first block not queued to decode */
 	const struct arfs_group *g;
 	const struct arfs_group_column *gc;
 	uint64_t nsegs;
@@ -111,6 +117,7 @@ int arfs_blockmgr_new(const struct arfs_blockmgr_opts *opts,
 		       ARFS_BLOCKMGR_DEFAULT_FDS;
 	mgr->pool = opts ? opts->pool : NULL;
 	mgr->next_id = 1;
+	mgr->workers = mgr->pool ? opts->workers : 0;
 	if (opts && opts->cache_dir &&
 	    arfs_textsize_reg_new(opts->cache_dir, &mgr->sizes)) {
 		pthread_mutex_destroy(&mgr->lock);
@@ -125,6 +132,7 @@ void arfs_blockmgr_free(struct arfs_blockmgr *mgr)
 {
 	if (!mgr)
 		return;
+	arfs_workq_free(mgr->workq);
 	if (mgr->segs)
 		arfs_log(ARFS_LOG_ERR, "blockmgr freed with columns open");
 	while (mgr->fails) {
@@ -543,6 +551,7 @@ int arfs_blockmgr_open_column(struct arfs_blockmgr *mgr,
 	col = calloc(1, sizeof(*col));
 	if (!col)
 		return -ENOMEM;
+	col->mgr = mgr;
 	col->g = g;
 	col->gc = &g->cols[c];
 	sx = col->gc->sidx;
@@ -587,6 +596,8 @@ void arfs_blockmgr_close_column(struct arfs_blockmgr *mgr,
 
 	if (!col)
 		return;
+	if (atomic_load(&mgr->workq))
+		arfs_workq_cancel(mgr->workq, col);
 	sizes_to_cache(col);
 	cache = col->cache;
 	pthread_mutex_lock(&mgr->lock);
@@ -799,4 +810,51 @@ ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
 	}
 	free(text);
 	return n;
+}
+
+/* ---- decode ahead ------------------------------------------------------ */
+
+static void prefetch_job(void *tag, uint64_t i)
+{
+	struct arfs_column *col = tag;
+	struct arfs_buf *buf;
+
+	if (!arfs_blockmgr_pin_text(col->mgr, col, i, &buf))
+		arfs_bufpool_unpin(col->mgr->pool, buf);
+}
+
+static struct arfs_workq *workq_get(struct arfs_blockmgr *mgr)
+{
+	struct arfs_workq *q = atomic_load(&mgr->workq);
+
+	if (q)
+		return q;
+	pthread_mutex_lock(&mgr->lock);
+	if (!mgr->workq && mgr->workers &&
+	    arfs_workq_new(mgr->workers, 4 * mgr->workers, &q) == 0)
+		atomic_store(&mgr->workq, q);
+	mgr->workers = 0;	/* started, or not to be tried again */
+	q = atomic_load(&mgr->workq);
+	pthread_mutex_unlock(&mgr->lock);
+	return q;
+}
+
+void arfs_blockmgr_prefetch(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			    uint64_t first)
+{
+	struct arfs_workq *q;
+	uint64_t i, end, ahead;
+
+	if (first >= col->nblocks || !(q = workq_get(mgr)))
+		return;
+	end = first + 2 * arfs_workq_threads(q);
+	if (end > col->nblocks)
+		end = col->nblocks;
+	/* Blocks queued by the last call are not queued again; a reader
+	 * that went back (a second cat) starts a new run. */
+	ahead = atomic_load(&col->ahead);
+	i = ahead > first && ahead <= end ? ahead : first;
+	while (i < end && arfs_workq_try_add(q, prefetch_job, col, i))
+		i++;
+	atomic_store(&col->ahead, i);
 }

@@ -67,6 +67,9 @@ struct arfs_blockmgr_opts {
 	struct arfs_bufpool *pool;	/* NULL: no caching of text */
 	const char *cache_dir;		/* NULL: no size cache files
 					 * (textsize.h); copied */
+	unsigned workers;		/* decode-ahead threads (with a
+					 * pool), started at the first
+					 * prefetch; 0: none */
 };
 
 struct arfs_blockmgr_stats {
@@ -149,6 +152,17 @@ ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
  * compare records with a fresh rendering (arrayctl check).
  */
 ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i);
+/*
+ * Decode ahead: queue the text of the blocks after `first` (up to twice
+ * the workers' count) to be rendered into the pool by the worker
+ * threads, for a reader going through the column in order. Never blocks
+ * and queues nothing when the bounded queue is full or there are no
+ * workers; errors surface when the block is read. The column's jobs are
+ * cancelled (and waited for) by arfs_blockmgr_close_column().
+ */
+void arfs_blockmgr_prefetch(struct arfs_blockmgr *mgr, struct arfs_column *col,
+			    uint64_t first);
+
 /* Copy up to cap bytes of block i's text from off: bytes or -errno. */
 ssize_t arfs_blockmgr_read_text(struct arfs_blockmgr *mgr,
 				struct arfs_column *col, uint64_t i, void *dst,

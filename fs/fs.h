@@ -143,9 +143,14 @@ int arfs_grp_list(struct arfs_node *dir,
  */
 uint64_t arfs_grp_pin(struct arfs_node *n);
 void arfs_grp_unpin(uint64_t pin);
-/* read a block from the view pinned at open (or the current one if 0) */
-int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
-		  char *dst, size_t *got);
+/*
+ * Reply to a read of a block file from the view pinned at open (or the
+ * current one if 0), straight from the pool buffer of its text; a read
+ * from offset 0 starts decoding the column's next blocks ahead. 0 once
+ * replied, or -errno for the caller to reply.
+ */
+int arfs_grp_read(fuse_req_t req, struct arfs_node *n, uint64_t pin,
+		  size_t size, off_t off);
 int arfs_grp_getxattr(struct arfs_node *n, const char *name, char *buf,
 		      size_t cap, size_t *len);
 int arfs_grp_listxattr(struct arfs_node *n, char *buf, size_t cap,

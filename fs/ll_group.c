@@ -233,22 +233,48 @@ static struct arfs_column *pinned_col(struct arfs_node *n, uint64_t pin)
 	return ((struct arfs_column **)(uintptr_t)pin)[key_col(n->docno)];
 }
 
-static int grp_read_v(struct arfs_node *n, uint64_t pin, size_t size,
-		      off_t off, char *dst, size_t *got)
+/* Reply with up to size bytes of buf from off: a pointer into the pool
+ * buffer when it is in memory, else a copy. 0, or -errno to reply. */
+static int reply_buf_range(fuse_req_t req, struct arfs_buf *buf, size_t size,
+			   off_t off)
+{
+	const char *data = arfs_buf_data(buf);
+	uint64_t len = arfs_buf_size(buf);
+	char *copy;
+	ssize_t r;
+
+	if (data) {
+		if ((uint64_t)off >= len)
+			size = 0;
+		else if (size > len - (uint64_t)off)
+			size = (size_t)(len - (uint64_t)off);
+		fuse_reply_buf(req, size ? data + off : NULL, size);
+		return 0;
+	}
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		return -ENOMEM;
+	r = arfs_buf_read(buf, copy, size, (uint64_t)off);
+	if (r >= 0)
+		fuse_reply_buf(req, copy, (size_t)r);
+	free(copy);
+	return r < 0 ? (int)r : 0;
+}
+
+static int grp_read_v(fuse_req_t req, struct arfs_node *n, uint64_t pin,
+		      size_t size, off_t off)
 {
 	struct arfs_column *col = pinned_col(n, pin);
+	uint64_t blk = key_blk(n->docno);
 	struct arfs_buf *buf;
-	ssize_t r;
 	int rc;
 
 	pthread_mutex_lock(&n->lock);	/* being written: its own bytes */
 	buf = n->wbuf;
-	r = buf ? arfs_buf_read(buf, dst, size, (uint64_t)off) : 0;
+	rc = buf ? reply_buf_range(req, buf, size, off) : 0;
 	pthread_mutex_unlock(&n->lock);
-	if (buf) {
-		*got = r < 0 ? 0 : (size_t)r;
-		return r < 0 ? (int)r : 0;
-	}
+	if (buf)
+		return rc;
 
 	if (!col) {
 		rc = arfs_store_column(arfs_fs.store, n->grp, key_col(n->docno),
@@ -256,12 +282,14 @@ static int grp_read_v(struct arfs_node *n, uint64_t pin, size_t size,
 		if (rc)
 			return rc;
 	}
-	r = arfs_blockmgr_read_text(arfs_fs.mgr, col, key_blk(n->docno), dst,
-				    size, (uint64_t)off);
-	if (r < 0)
-		return (int)r;
-	*got = (size_t)r;
-	return 0;
+	if (off == 0)	/* read from its start: decode the next ones ahead */
+		arfs_blockmgr_prefetch(arfs_fs.mgr, col, blk + 1);
+	rc = arfs_blockmgr_pin_text(arfs_fs.mgr, col, blk, &buf);
+	if (rc)
+		return rc;
+	rc = reply_buf_range(req, buf, size, off);
+	arfs_bufpool_unpin(arfs_fs.pool, buf);
+	return rc;
 }
 
 /* ---- extended attributes ---- */
@@ -1259,13 +1287,13 @@ int arfs_grp_list(struct arfs_node *dir,
 	return rc;
 }
 
-int arfs_grp_read(struct arfs_node *n, uint64_t pin, size_t size, off_t off,
-		  char *dst, size_t *got)
+int arfs_grp_read(fuse_req_t req, struct arfs_node *n, uint64_t pin,
+		  size_t size, off_t off)
 {
 	int rc;
 
 	view_enter();
-	rc = grp_read_v(n, pin, size, off, dst, got);
+	rc = grp_read_v(req, n, pin, size, off);
 	view_leave();
 	return rc;
 }

@@ -701,15 +701,10 @@ static void reply_from_buf(fuse_req_t req, struct arfs_buf *buf, size_t size,
 static void read_block(fuse_req_t req, struct arfs_node *n, uint64_t pin,
 		       size_t size, off_t off)
 {
-	char *data = malloc(size ? size : 1);
-	size_t got = 0;
-	int rc = data ? arfs_grp_read(n, pin, size, off, data, &got) : -ENOMEM;
+	int rc = arfs_grp_read(req, n, pin, size, off);
 
 	if (rc)
 		reply_err(req, rc);
-	else
-		fuse_reply_buf(req, data, got);
-	free(data);
 }
 
 static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,

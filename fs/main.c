@@ -25,6 +25,7 @@ struct options {
 	char *pool;
 	char *cache_dir;
 	unsigned key_length;
+	int decode_threads;
 	int ro;
 	int show_help, show_version;
 };
@@ -34,6 +35,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("pool=%s", pool),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("key_length=%u", key_length),
+	OPT("decode_threads=%d", decode_threads),
 	OPT("ro", ro),
 	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
 	/* fstab words that reach us when mount.fuse3 is called by hand */
@@ -59,6 +61,8 @@ static const char usage_text[] =
 	"    -o ro                  read-only; follows a writer's commits\n"
 	"    -o pool=SIZE           buffer pool size (K, M, G suffixes; default 256M)\n"
 	"    -o key_length=N        id length of arrays without a sidecar (default 36)\n"
+	"    -o decode_threads=N    threads decoding blocks ahead of readers\n"
+	"                           (default: one per CPU; 0: none)\n"
 	"    -o cache_dir=DIR       where block size caches go (default\n"
 	"                           $XDG_CACHE_HOME/arrayfs, ~/.cache/arrayfs,\n"
 	"                           /var/cache/arrayfs for root)\n"
@@ -169,6 +173,8 @@ static int open_engine(const struct options *o)
 	if (rc)
 		return rc;
 	bo.pool = arfs_fs.pool;
+	bo.workers = o->decode_threads >= 0 ? (unsigned)o->decode_threads :
+		     (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	cdir = cache_dir(o->cache_dir);
 	bo.cache_dir = cdir;
 	rc = arfs_blockmgr_new(&bo, &arfs_fs.mgr);
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co;
-	struct options o = { 0 };
+	struct options o = { .decode_threads = -1 };
 	int rc = 1;
 
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc))
