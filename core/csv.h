@@ -69,7 +69,21 @@ int arfs_csv_import(const char *csv_path, const char *group_dir,
 		    struct arfs_csv_summary *sum, char *err, size_t err_cap);
 void arfs_csv_summary_release(struct arfs_csv_summary *sum);
 
-/* Export the group at group_path to out (see above). 0 or -errno. */
-int arfs_csv_export(const char *group_path, FILE *out);
+struct arfs_csv_export_opts {
+	unsigned threads;	/* formatting threads; 0: 1 */
+	/* called after each chunk of rows is written, in the caller's
+	 * threads but one at a time */
+	void (*progress)(void *ctx, uint64_t rows_done, uint64_t rows);
+	void *ctx;
+};
+
+/*
+ * Export the group at group_path to out (see above), formatting chunks of
+ * rows on opts->threads threads and writing them in row order (opts may
+ * be NULL: one thread). 0 or -errno; on an error the output stops at a
+ * chunk boundary.
+ */
+int arfs_csv_export(const char *group_path, FILE *out,
+		    const struct arfs_csv_export_opts *opts);
 
 #endif

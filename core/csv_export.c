@@ -11,6 +11,7 @@
 #include "typed.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,41 @@ static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 	}
 }
 
+/* Position cu at row r of its column (binary search over the blocks). */
+static int cursor_seek(struct arfs_blockmgr *mgr, struct cursor *cu,
+		       uint64_t r)
+{
+	uint64_t lo = 0, hi = arfs_column_nblocks(cu->col), mid;
+	const struct arfs_colblock *b;
+	int rc;
+
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (arfs_column_block(cu->col, mid)->first_row <= r)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	b = arfs_column_block(cu->col, lo);
+	if (cu->vals && cu->blk == lo + 1 && r >= b->first_row &&
+	    r - b->first_row <= cu->vals->n) {
+		cu->pos = r - b->first_row;	/* the block decoded last */
+		return 0;
+	}
+	arfs_values_free(cu->vals);
+	cu->vals = NULL;
+	cu->blk = lo;
+	cu->pos = 0;
+	if (!b || r < b->first_row || r - b->first_row >= b->rows) {
+		cu->blk = arfs_column_nblocks(cu->col);	/* past its end */
+		return 0;
+	}
+	rc = arfs_blockmgr_decode(mgr, cu->col, cu->blk++, &cu->vals);
+	if (!rc)
+		cu->pos = r - b->first_row;
+	return rc;
+}
+
 static int cursor_next(struct arfs_blockmgr *mgr, struct cursor *cu,
 		       const struct arfs_value **out)
 {
@@ -107,65 +143,173 @@ static int cursor_next(struct arfs_blockmgr *mgr, struct cursor *cu,
 	return 0;
 }
 
-static int export_rows(struct arfs_group *g, struct arfs_blockmgr *mgr,
-		       struct cursor *cu, FILE *out)
+/*
+ * Rows are cut into chunks of CHUNK_ROWS; each thread takes the next
+ * chunk, formats it with its own cursors (one per column, seeking to the
+ * chunk's first row), then waits for its turn to write, so the output is
+ * in row order and at most one chunk per thread is held in memory.
+ */
+#define CHUNK_ROWS 16384
+
+struct export {
+	struct arfs_group *g;
+	struct arfs_blockmgr *mgr;
+	struct arfs_column **cols;	/* [ncols], shared read-only */
+	uint64_t nrows, nchunks;
+	FILE *out;
+	const struct arfs_csv_export_opts *opts;
+	pthread_mutex_t lock;
+	pthread_cond_t turn;
+	uint64_t next_take, next_write;	/* [lock] chunk numbers */
+	int rc;				/* [lock] first error */
+};
+
+static int format_chunk(struct export *ex, struct cursor *cu, uint64_t k,
+			struct arfs_textbuf *tb)
 {
-	struct arfs_textbuf tb = { 0 };
+	uint64_t r0 = k * CHUNK_ROWS, r1 = r0 + CHUNK_ROWS;
 	const struct arfs_value *v;
-	uint64_t nrows = 0;
 	int rc = 0;
 
-	for (uint64_t c = 0; c < g->ncols; c++) {
-		nrows = g->cols[c].rows > nrows ? g->cols[c].rows : nrows;
+	if (r1 > ex->nrows)
+		r1 = ex->nrows;
+	tb->len = 0;
+	for (uint64_t c = 0; !rc && c < ex->g->ncols; c++)
+		rc = cursor_seek(ex->mgr, &cu[c], r0);
+	for (uint64_t r = r0; !rc && r < r1; r++) {
+		for (uint64_t c = 0; !rc && c < ex->g->ncols; c++) {
+			rc = (c ? arfs_textbuf_add(tb, ",", 1) : 0) ?:
+			     cursor_next(ex->mgr, &cu[c], &v) ?:
+			     put_csv_value(tb, v);
+		}
+		rc = rc ?: arfs_textbuf_add(tb, "\n", 1);
+	}
+	return rc;
+}
+
+/* Write chunk k's text when its turn comes; false once anything failed. */
+static bool write_in_turn(struct export *ex, uint64_t k, int rc,
+			  const struct arfs_textbuf *tb)
+{
+	bool ok;
+
+	pthread_mutex_lock(&ex->lock);
+	while (ex->next_write != k && !ex->rc)
+		pthread_cond_wait(&ex->turn, &ex->lock);
+	if (!ex->rc && rc)
+		ex->rc = rc;
+	if (!ex->rc && tb->len && fwrite(tb->p, 1, tb->len, ex->out) != tb->len)
+		ex->rc = -EIO;
+	ex->next_write++;
+	ok = !ex->rc;
+	if (ok && ex->opts && ex->opts->progress)
+		ex->opts->progress(ex->opts->ctx, ex->next_write * CHUNK_ROWS <
+				   ex->nrows ? ex->next_write * CHUNK_ROWS :
+				   ex->nrows, ex->nrows);
+	pthread_cond_broadcast(&ex->turn);
+	pthread_mutex_unlock(&ex->lock);
+	return ok;
+}
+
+static void *export_thread(void *p)
+{
+	struct export *ex = p;
+	struct arfs_textbuf tb = { 0 };
+	struct cursor *cu = calloc(ex->g->ncols + 1, sizeof(*cu));
+	uint64_t k;
+	int rc = cu ? 0 : -ENOMEM;
+
+	for (uint64_t c = 0; cu && c < ex->g->ncols; c++)
+		cu[c].col = ex->cols[c];
+	for (;;) {
+		pthread_mutex_lock(&ex->lock);
+		k = ex->next_take++;
+		pthread_mutex_unlock(&ex->lock);
+		if (k >= ex->nchunks)
+			break;
+		if (!rc)
+			rc = format_chunk(ex, cu, k, &tb);
+		if (!write_in_turn(ex, k, rc, &tb))
+			break;
+	}
+	for (uint64_t c = 0; cu && c < ex->g->ncols; c++)
+		arfs_values_free(cu[c].vals);
+	free(cu);
+	arfs_textbuf_release(&tb);
+	return NULL;
+}
+
+static int write_header(struct export *ex)
+{
+	struct arfs_textbuf tb = { 0 };
+	int rc = 0;
+
+	for (uint64_t c = 0; c < ex->g->ncols; c++) {
+		const char *name = ex->g->cols[c].name;
+
 		rc = rc ?: (c ? arfs_textbuf_add(&tb, ",", 1) : 0) ?:
-		     put_quoted(&tb, g->cols[c].name, strlen(g->cols[c].name));
+		     put_quoted(&tb, name, strlen(name));
 	}
 	rc = rc ?: arfs_textbuf_add(&tb, "\n", 1);
-	for (uint64_t r = 0; !rc && r < nrows; r++) {
-		for (uint64_t c = 0; !rc && c < g->ncols; c++) {
-			rc = (c ? arfs_textbuf_add(&tb, ",", 1) : 0) ?:
-			     cursor_next(mgr, &cu[c], &v) ?:
-			     put_csv_value(&tb, v);
-		}
-		rc = rc ?: arfs_textbuf_add(&tb, "\n", 1);
-		if (!rc && tb.len >= (1u << 16)) {
-			if (fwrite(tb.p, 1, tb.len, out) != tb.len)
-				rc = -EIO;
-			tb.len = 0;
-		}
-	}
-	if (!rc && tb.len && fwrite(tb.p, 1, tb.len, out) != tb.len)
+	if (!rc && fwrite(tb.p, 1, tb.len, ex->out) != tb.len)
 		rc = -EIO;
 	arfs_textbuf_release(&tb);
 	return rc;
 }
 
-int arfs_csv_export(const char *group_path, FILE *out)
+static int export_rows(struct export *ex)
 {
-	struct arfs_blockmgr *mgr = NULL;
-	struct arfs_group *g;
-	struct cursor *cu = NULL;
-	int rc = arfs_group_open(group_path, &g);
+	unsigned n = ex->opts && ex->opts->threads ? ex->opts->threads : 1;
+	pthread_t *t = calloc(n, sizeof(*t));
+	unsigned started = 0;
+	int rc = write_header(ex);
+
+	if (!t)
+		return -ENOMEM;
+	for (uint64_t c = 0; c < ex->g->ncols; c++)
+		if (ex->g->cols[c].rows > ex->nrows)
+			ex->nrows = ex->g->cols[c].rows;
+	ex->nchunks = (ex->nrows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+	pthread_mutex_init(&ex->lock, NULL);
+	pthread_cond_init(&ex->turn, NULL);
+	ex->rc = rc;
+	for (; !rc && started < n; started++)
+		if (pthread_create(&t[started], NULL, export_thread, ex))
+			break;
+	if (!rc && !started)
+		export_thread(ex);	/* no thread: do it here */
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	rc = ex->rc;
+	pthread_cond_destroy(&ex->turn);
+	pthread_mutex_destroy(&ex->lock);
+	free(t);
+	return rc;
+}
+
+int arfs_csv_export(const char *group_path, FILE *out,
+		    const struct arfs_csv_export_opts *opts)
+{
+	struct export ex = { .out = out, .opts = opts };
+	int rc = arfs_group_open(group_path, &ex.g);
 
 	if (rc)
 		return rc;
-	rc = arfs_blockmgr_new(NULL, &mgr);
+	rc = arfs_blockmgr_new(NULL, &ex.mgr);
 	if (!rc) {
-		cu = calloc(g->ncols + 1, sizeof(*cu));
-		rc = cu ? 0 : -ENOMEM;
+		ex.cols = calloc(ex.g->ncols + 1, sizeof(*ex.cols));
+		rc = ex.cols ? 0 : -ENOMEM;
 	}
-	for (uint64_t c = 0; !rc && c < g->ncols; c++)
-		rc = arfs_blockmgr_open_column(mgr, g, c, &cu[c].col);
+	for (uint64_t c = 0; !rc && c < ex.g->ncols; c++)
+		rc = arfs_blockmgr_open_column(ex.mgr, ex.g, c, &ex.cols[c]);
 	if (!rc)
-		rc = export_rows(g, mgr, cu, out);
+		rc = export_rows(&ex);
 	if (!rc && fflush(out))
 		rc = -EIO;
-	for (uint64_t c = 0; cu && c < g->ncols; c++) {
-		arfs_values_free(cu[c].vals);
-		arfs_blockmgr_close_column(mgr, cu[c].col);
-	}
-	free(cu);
-	arfs_blockmgr_free(mgr);
-	arfs_group_free(g);
+	for (uint64_t c = 0; ex.cols && c < ex.g->ncols; c++)
+		arfs_blockmgr_close_column(ex.mgr, ex.cols[c]);
+	free(ex.cols);
+	arfs_blockmgr_free(ex.mgr);
+	arfs_group_free(ex.g);
 	return rc;
 }

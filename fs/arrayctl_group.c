@@ -305,9 +305,15 @@ static void show_progress(void *ctx, int pass, uint64_t done, uint64_t total,
 	memset(bar, '#', (size_t)fill);
 	memset(bar + fill, '.', (size_t)(30 - fill));
 	bar[30] = 0;
-	fprintf(stderr, "\r%s [%s] %3d%%  %" PRIu64 " rows  %.1f MB/s ",
-		pass == 1 ? "checking" : "encoding", bar, (int)(frac * 100),
-		rows, t > 0 ? (double)done / 1e6 / t : 0);
+	if (!pass)	/* export: done and total are rows */
+		fprintf(stderr, "\rexporting [%s] %3d%%  %" PRIu64 " rows  "
+			"%.0f rows/s ", bar, (int)(frac * 100), rows,
+			t > 0 ? (double)done / t : 0);
+	else
+		fprintf(stderr, "\r%s [%s] %3d%%  %" PRIu64 " rows  %.1f MB/s ",
+			pass == 1 ? "checking" : "encoding", bar,
+			(int)(frac * 100), rows,
+			t > 0 ? (double)done / 1e6 / t : 0);
 }
 
 static void print_summary(const char *csv, const char *group,
@@ -383,8 +389,18 @@ static int cmd_import(int argc, char **argv)
 	return 0;
 }
 
+static void show_export_progress(void *ctx, uint64_t done, uint64_t rows)
+{
+	show_progress(ctx, 0, done, rows, done);
+}
+
 static int cmd_export(int argc, char **argv)
 {
+	struct progress p = { .tty = isatty(2) };
+	struct arfs_csv_export_opts o = {
+		.threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+		.progress = show_export_progress, .ctx = &p,
+	};
 	FILE *out = stdout;
 	int rc;
 
@@ -394,7 +410,11 @@ static int cmd_export(int argc, char **argv)
 	}
 	if (argc == 2 && !(out = fopen(argv[1], "w")))
 		return fail(argv[1], -errno);
-	rc = arfs_csv_export(argv[0], out);
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	p.last = p.start;
+	rc = arfs_csv_export(argv[0], out, &o);
+	if (p.tty)
+		fprintf(stderr, "\r%*s\r", 79, "");
 	if (out != stdout && fclose(out) && !rc)
 		rc = -EIO;
 	return rc ? fail(argv[0], rc) : 0;

@@ -48,15 +48,36 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-static char *export_text(const char *group)
+static void last_progress(void *ctx, uint64_t done, uint64_t rows)
 {
+	uint64_t *seen = ctx;
+
+	assert_true(done > seen[0] && done <= rows);	/* in order */
+	seen[0] = done;
+	seen[1] = rows;
+}
+
+/* The group as CSV, formatted on `threads` threads (0: opts NULL). */
+static char *export_threads(const char *group, unsigned threads)
+{
+	uint64_t seen[2] = { 0, 0 };
+	struct arfs_csv_export_opts o = { .threads = threads,
+					  .progress = last_progress,
+					  .ctx = seen };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	assert_int_equal(arfs_csv_export(group, f), 0);
+	assert_int_equal(arfs_csv_export(group, f, threads ? &o : NULL), 0);
 	fclose(f);
+	if (threads)
+		assert_int_equal(seen[0], seen[1]);	/* ends at 100% */
 	return buf;
+}
+
+static char *export_text(const char *group)
+{
+	return export_threads(group, 0);
 }
 
 static const char sample[] =
@@ -160,7 +181,9 @@ static void test_bad_input(void **state)
 	free(dir);
 }
 
-/* Many rows through several segments and blocks: values survive. */
+/* Many rows through several segments and blocks: values survive, and
+ * the export is the same on one thread or several (chunks of rows cut
+ * across blocks and segments). */
 static void test_blocks_and_segments(void **state)
 {
 	char *dir = tu_tmpdir("csvbig"), *csv, *g, *out, err[256];
@@ -173,19 +196,24 @@ static void test_blocks_and_segments(void **state)
 
 	(void)state;
 	len += (size_t)sprintf(text, "\"i\",\"f\",\"s\",\"v\"\n");
-	for (int i = 0; i < 20000; i++)
+	for (int i = 0; i < 50000; i++)
 		len += (size_t)sprintf(text + len, "%d,%d.25,\"s%d\",[%d %d]\n",
 				       i * 7 - 5000, i % 13, i % 100, i, -i);
 	csv = write_csv(dir, "big.csv", text);
 	assert_int_equal(asprintf(&g, "%s/g", dir) > 0, 1);
 	assert_int_equal(arfs_csv_import(csv, g, &o, &sum, err, sizeof(err)),
 			 0);
-	assert_int_equal(sum.rows, 20000);
-	assert_true(sum.blocks > 3 * 4);	/* 3 segments, several blocks */
+	assert_int_equal(sum.rows, 50000);
+	assert_true(sum.blocks > 8 * 4);	/* 8 segments, several blocks */
 	arfs_csv_summary_release(&sum);
 	out = export_text(g);
 	assert_string_equal(out, text);
 	free(out);
+	for (unsigned t = 1; t <= 5; t += 2) {
+		out = export_threads(g, t);
+		assert_string_equal(out, text);
+		free(out);
+	}
 	free(text);
 	free(csv);
 	free(g);
