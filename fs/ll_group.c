@@ -670,8 +670,8 @@ static int buf_copy(struct arfs_buf *buf, char **out, size_t *len)
 static int grp_writeback(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
-	size_t len;
-	char *text;
+	size_t len = 0;
+	char *text = NULL;
 	int rc;
 
 	if (n->pending)
