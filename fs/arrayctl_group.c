@@ -109,24 +109,28 @@ static int cmd_ls(struct arfs_group *g, struct arfs_blockmgr *mgr)
 	return status;
 }
 
+/* Each block decoded and rendered once (no pool here to keep it in). */
 static int cat_column(struct arfs_blockmgr *mgr, struct arfs_column *col,
 		      const char *what)
 {
-	static char buf[1 << 16];
-	uint64_t off;
-	ssize_t n;
+	struct arfs_values *vals;
+	size_t len;
+	char *text;
+	int rc;
 
 	for (uint64_t i = 0; i < arfs_column_nblocks(col); i++) {
-		for (off = 0;; off += (uint64_t)n) {
-			n = arfs_blockmgr_read_text(mgr, col, i, buf,
-						    sizeof(buf), off);
-			if (n < 0)
-				return fail(what, (int)n);
-			if (n == 0)
-				break;
-			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-				return fail("stdout", -EIO);
+		rc = arfs_blockmgr_decode(mgr, col, i, &vals);
+		if (!rc) {
+			rc = arfs_textval_render(vals, &text, &len);
+			arfs_values_free(vals);
 		}
+		if (rc)
+			return fail(what, rc);
+		if (fwrite(text, 1, len, stdout) != len) {
+			free(text);
+			return fail("stdout", -EIO);
+		}
+		free(text);
 	}
 	return fflush(stdout) ? fail("stdout", -EIO) : 0;
 }
