@@ -18,6 +18,7 @@
 #include "group.h"
 #include "groupw.h"
 #include "io.h"
+#include "numfmt.h"
 #include "segment.h"
 #include "textval.h"
 #include "typed.h"
@@ -325,19 +326,7 @@ enum { T_INT = 1, T_FLOAT = 2, T_VEC = 4 };
 
 static bool parse_int(const char *s, size_t n, int64_t *out)
 {
-	const char *p = s;
-	char *end;
-
-	if (*p == '-' || *p == '+')
-		p++;
-	if (p == s + n || (size_t)(p - s) + 19 < n)
-		return false;
-	for (const char *q = p; q < s + n; q++)
-		if (*q < '0' || *q > '9')
-			return false;
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return !errno && end == s + n;
+	return arfs_numfmt_parse_i64(s, n, out);
 }
 
 /* A float in the strtod sense, but decimal only (no hex, no spaces). */
@@ -345,6 +334,8 @@ static bool parse_float(const char *s, size_t n, double *out)
 {
 	char *end;
 
+	if (arfs_numfmt_parse_fast(s, n, out))
+		return true;
 	if (!n || *s == ' ' || *s == '\t' || memchr(s, 'x', n) ||
 	    memchr(s, 'X', n))
 		return false;
@@ -378,6 +369,14 @@ static bool parse_vec(const char *s, size_t n, double **v, size_t *cap,
 		}
 		if (*p == 'x' || *p == 'X')
 			return false;
+		for (end = (char *)p; end < e && *end != ' ' && *end != ',';)
+			end++;
+		if (arfs_numfmt_parse_fast(p, (size_t)(end - p),
+					   &(*v)[*count])) {
+			(*count)++;
+			p = end;
+			continue;
+		}
 		(*v)[*count] = strtod(p, &end);
 		if (end == p || end > e || (end < e && *end != ' ' &&
 					    *end != ','))

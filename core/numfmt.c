@@ -322,3 +322,79 @@ size_t arfs_numfmt_double(char *buf, double d)
 		buf[len++] = '-';
 	return len + put_g(buf + len, digits, e10);
 }
+
+/* ---- the common case of parsing ---------------------------------------- */
+
+bool arfs_numfmt_parse_fast(const char *s, size_t n, double *out)
+{
+	static const double pow10[23] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21,
+		1e22,
+	};
+	const char *p = s, *end = s + n;
+	uint64_t w = 0;
+	int digits = 0, e10 = 0, ex = 0, seen = 0;
+	bool neg = false, eneg = false;
+	double d;
+
+	if (p < end && (*p == '-' || *p == '+'))
+		neg = *p++ == '-';
+	for (; p < end && *p >= '0' && *p <= '9'; p++, seen++) {
+		if (w || *p != '0')	/* leading zeros are not significant */
+			digits++;
+		w = w * 10 + (uint64_t)(*p - '0');
+		if (digits > 15)
+			return false;
+	}
+	if (p < end && *p == '.') {
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++, seen++) {
+			if (w || *p != '0')
+				digits++;
+			w = w * 10 + (uint64_t)(*p - '0');
+			e10--;
+			if (digits > 15)
+				return false;
+		}
+	}
+	if (!seen)
+		return false;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		if (p == end)
+			return false;
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if ((ex = ex * 10 + (*p - '0')) > 1000)
+				return false;
+		e10 += eneg ? -ex : ex;
+	}
+	if (p != end || e10 < -22 || e10 > 22)
+		return false;
+	d = (double)w;		/* exact: w < 10^15 < 2^53 */
+	d = e10 < 0 ? d / pow10[-e10] : d * pow10[e10];
+	*out = neg ? -d : d;
+	return true;
+}
+
+bool arfs_numfmt_parse_i64(const char *s, size_t n, int64_t *out)
+{
+	const char *p = s, *end = s + n;
+	bool neg = false;
+	uint64_t v = 0, limit;
+
+	if (p < end && (*p == '-' || *p == '+'))
+		neg = *p++ == '-';
+	if (p == end || end - p > 19)
+		return false;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');	/* < 10^19 < 2^64 */
+	}
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	if (v > limit)
+		return false;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return true;
+}

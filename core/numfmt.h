@@ -34,6 +34,23 @@ size_t arfs_numfmt_u64(char *buf, uint64_t v);
 size_t arfs_numfmt_i64(char *buf, int64_t v);
 size_t arfs_numfmt_double(char *buf, double d);
 
+/*
+ * The reverse for the common case: parse the n bytes at s as a decimal
+ * number of at most 15 significant digits and a power of ten within
+ * 10^+-22 ("-12", "33.6041", "1.5e3", ".5"), where one IEEE multiply or
+ * divide of two exact doubles gives strtod()'s correctly rounded value
+ * (Clinger's fast path). Returns false, with *out unset, for anything
+ * else (longer digits, inf/nan, hex, stray bytes): the caller then asks
+ * strtod(), so the accepted text and its values are strtod's.
+ */
+bool arfs_numfmt_parse_fast(const char *s, size_t n, double *out);
+
+/*
+ * A decimal int64: optional sign, 1-19 digits, nothing else; false on
+ * anything else or an overflow (strtoll's ERANGE).
+ */
+bool arfs_numfmt_parse_i64(const char *s, size_t n, int64_t *out);
+
 /* True if the n bytes of a number's text are only digits and '-' (an
  * integral float, to which the block text adds ".0"). */
 static inline bool arfs_numfmt_is_integral(const char *s, size_t n)

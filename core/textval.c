@@ -294,6 +294,8 @@ static bool parse_double(const char *s, size_t n, double *out)
 {
 	char buf[64], *end;
 
+	if (arfs_numfmt_parse_fast(s, n, out))
+		return true;
 	if (!n || n >= sizeof(buf) || *s == ' ' || memchr(s, 'x', n) ||
 	    memchr(s, 'X', n))
 		return false;

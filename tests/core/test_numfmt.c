@@ -1,7 +1,7 @@
 /*
  * test_numfmt.c - numbers to text (core/numfmt.c) against the printf form
  * it replaced, which is kept here as the reference: the same bytes for
- * every double tried. ARFS_NUMFMT_COUNT sets how many random doubles of
+ * every double tried; the fast parser against strtod. ARFS_NUMFMT_COUNT sets how many random doubles of
  * each kind (default 10^7 in all; fewer under valgrind, ARFS_TEST_SLOW).
  */
 #include <setjmp.h>
@@ -186,6 +186,75 @@ static void test_integers(void **state)
 	}
 }
 
+/* The fast parser either declines or gives strtod's exact double for
+ * the same whole string. */
+static void expect_parse(const char *t)
+{
+	double fast, slow;
+	char *end;
+
+	if (!arfs_numfmt_parse_fast(t, strlen(t), &fast))
+		return;
+	slow = strtod(t, &end);
+	if (*end || memcmp(&fast, &slow, sizeof(fast)))
+		fail_msg("'%s': fast %a, strtod %a (rest '%s')", t, fast, slow,
+			 end);
+}
+
+static void test_parse(void **state)
+{
+	static const char *const taken[] = {
+		"0", "-0", "+0", "1", "-12", "33.6041", ".5", "5.", "1e3",
+		"1.5E-3", "-0.0", "123456789012345", "0.000000000000000000001",
+		"900719925474099e-5", "1e22", "1e-22", "999999999999999e22",
+	};
+	static const char *const declined[] = {
+		"", "-", ".", "e5", "1e", "1e+", "nan", "inf", "-inf", "0x10",
+		" 1", "1 ", "1..2", "1e23", "1e-23", "1234567890123456",
+		"1,5", "--1", "1e5e5", "9007199254740993e-5",
+	};
+	char t[64];
+	double d;
+	int64_t v;
+
+	for (size_t i = 0; i < sizeof(taken) / sizeof(*taken); i++) {
+		assert_true(arfs_numfmt_parse_fast(taken[i], strlen(taken[i]),
+						   &d));
+		expect_parse(taken[i]);
+	}
+	for (size_t i = 0; i < sizeof(declined) / sizeof(*declined); i++)
+		assert_false(arfs_numfmt_parse_fast(declined[i],
+						    strlen(declined[i]), &d));
+	for (uint64_t i = 0; i < count() / 10; i++) {
+		uint64_t u = next();
+		int e = (int)(u % 60) - 30;
+
+		switch (i % 3) {
+		case 0:
+			snprintf(t, sizeof(t), "%.*f", (int)(u >> 8) % 12,
+				 (double)(int64_t)(u >> 20) / 1e6);
+			break;
+		case 1:
+			snprintf(t, sizeof(t), "%" PRIu64 "e%d",
+				 (uint64_t)((u >> 14) % 1000000000000000ull), e);
+			break;
+		default:
+			snprintf(t, sizeof(t), "-%" PRIu64 ".%03ue%d",
+				 (uint64_t)((u >> 30) % 100000), (unsigned)(u % 1000), e / 2);
+		}
+		expect_parse(t);
+	}
+	assert_true(arfs_numfmt_parse_i64("-9223372036854775808", 20, &v));
+	assert_true(v == INT64_MIN);
+	assert_true(arfs_numfmt_parse_i64("+9223372036854775807", 20, &v));
+	assert_true(v == INT64_MAX);
+	assert_false(arfs_numfmt_parse_i64("9223372036854775808", 19, &v));
+	assert_false(arfs_numfmt_parse_i64("-9223372036854775809", 20, &v));
+	assert_false(arfs_numfmt_parse_i64("12a", 3, &v));
+	assert_false(arfs_numfmt_parse_i64("-", 1, &v));
+	assert_false(arfs_numfmt_parse_i64("", 0, &v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_seventeen_digits),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_integers),
+		cmocka_unit_test(test_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
