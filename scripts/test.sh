@@ -18,7 +18,7 @@ cmake --build build -j "$jobs"
 # Unit tests under valgrind, one per core at a time: any error or
 # definite/indirect leak fails (the log is printed).
 # ARFS_TEST_SLOW stretches the kill -9 delays of timing-based tests.
-fixtures=$(cd .. && pwd)/shared/fixtures
+fixtures=$PWD/tests/fixtures
 find build/tests -maxdepth 1 -name 'test_*' -type f -perm -u+x ! -name '*.*' |
 	sort | ARFS_FIXTURES=$fixtures ARFS_TEST_SLOW=30 \
 	xargs -r -P "$jobs" -I{} sh -c '

@@ -6,7 +6,7 @@ set -euo pipefail
 trap 'echo "ABORTED: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
 ARFS_BIN=${ARFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
-ARFS_FIXTURES=${ARFS_FIXTURES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared/fixtures" && pwd)}
+ARFS_FIXTURES=${ARFS_FIXTURES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)}
 ARFS_TIMEOUT=${ARFS_TIMEOUT:-600}
 arfs_mounts=()
 arfs_pids=()

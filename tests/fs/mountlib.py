@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("ARFS_BIN", os.path.join(HERE, "..", "..", "build"))
 FIXTURES = os.environ.get("ARFS_FIXTURES",
-                          os.path.join(HERE, "..", "..", "..", "shared", "fixtures"))
+                          os.path.join(HERE, "..", "fixtures"))
 _mounts = []
 _fails = 0
 _count = 0
