@@ -28,7 +28,7 @@ REPO=$(dirname "$HERE")
 SMALL=${ARFS_BENCH_SMALL:-0}
 ROOT=${1:-/tmp/arfs-bench}
 BUILD=${ARFS_BENCH_BUILD:-$REPO/build-bench}
-TURI_FIXTURE=${ARFS_BENCH_TURI:-$REPO/../shared/fixtures/turi/business.sf}
+TURI_FIXTURE=${ARFS_BENCH_TURI:-$REPO/tests/fixtures/turi/business.sf}
 DAEMON_TIMEOUT=${ARFS_BENCH_DAEMON_TIMEOUT:-3600}
 
 if [ "$SMALL" = 1 ]; then

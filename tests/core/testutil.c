@@ -16,7 +16,7 @@
 const char *tu_fixtures(void)
 {
 	const char *f = getenv("ARFS_FIXTURES");
-	return f ? f : "../shared/fixtures";
+	return f ? f : ARFS_FIXTURES_DIR;
 }
 
 char *tu_tmpdir(const char *tag)

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Path of ../shared/fixtures (env ARFS_FIXTURES), never NULL. */
+/* Path of tests/fixtures (env ARFS_FIXTURES), never NULL. */
 const char *tu_fixtures(void);
 /* Make a fresh empty directory under $TMPDIR; returns a malloc'd path. */
 char *tu_tmpdir(const char *tag);

@@ -6,7 +6,7 @@ set -euo pipefail
 trap 'echo "ABORTED: line $LINENO: $BASH_COMMAND failed (exit $?)" >&2' ERR
 
 ARFS_BIN=${ARFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
-ARFS_FIXTURES=${ARFS_FIXTURES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../shared/fixtures" && pwd)}
+ARFS_FIXTURES=${ARFS_FIXTURES:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures" && pwd)}
 ARFS_TIMEOUT=${ARFS_TIMEOUT:-600}
 arfs_mounts=()
 arfs_pids=()
@@ -38,11 +38,44 @@ arfs_setup() {
 	trap arfs_cleanup EXIT
 }
 
+# arfs_mounted MNT: true while MNT is in /proc/self/mountinfo. mountpoint(1)
+# and test -d stat MNT, which fails with ENOTCONN once its daemon is dead:
+# to them a dead mount looks like no mount, yet mkdir, stat and a new mount
+# on MNT fail until it is unmounted.
+arfs_mounted() {
+	local dir
+	dir=$(cd "$(dirname "$1")" 2>/dev/null && pwd -P) || return 1
+	dir=$dir/$(basename "$1")
+	# mountinfo writes space, tab, newline and backslash as \ooo
+	dir=${dir//\\/\\134}
+	dir=${dir// /\\040}
+	dir=${dir//$'\t'/\\011}
+	dir=${dir//$'\n'/\\012}
+	ARFS_M=$dir awk '$5 == ENVIRON["ARFS_M"] { found = 1 } END { exit !found }' \
+		/proc/self/mountinfo
+}
+
+# arfs_wait_unmounted MNT [SECONDS]: wait (default 30 s) until MNT is no
+# longer in /proc/self/mountinfo; false if it still is.
+arfs_wait_unmounted() {
+	local i
+	for i in $(seq 1 $((${2:-30} * 20))); do
+		arfs_mounted "$1" || return 0
+		sleep 0.05
+	done
+	echo "# $1 is still mounted after ${2:-30} s" >&2
+	return 1
+}
+
 # arfs_mount STORE MNT [arrayfs options...]: mount in the foreground under a
 # timeout, wait until the mount is live. Sets ARFS_PID.
 arfs_mount() {
 	local store=$1 mnt=$2 i
 	shift 2
+	if arfs_mounted "$mnt"; then
+		echo "mount of $store on $mnt: a mount is still there" >&2
+		return 1
+	fi
 	mkdir -p "$mnt"
 	timeout -s KILL "$ARFS_TIMEOUT" "$ARFS_BIN/arrayfs" -f -o auto_unmount \
 		"$@" "$store" "$mnt" 2>>"$ARFS_TMP/daemon.log" &
@@ -60,13 +93,24 @@ arfs_mount() {
 }
 
 arfs_umount() {
-	local mnt=$1 i
+	local mnt=$1
 	fusermount3 -u "$mnt"
-	for i in $(seq 1 100); do
-		mountpoint -q "$mnt" || break
-		sleep 0.05
-	done
+	arfs_wait_unmounted "$mnt" 5 || true
 	wait "$ARFS_PID" 2>/dev/null || true
+}
+
+# arfs_reap_killed MNT: after kill -9 of the daemon of MNT (ARFS_PID, mounted
+# by arfs_mount), reap it and wait until the dead mount is gone. Its
+# auto_unmount helper unmounts it, and only while opening MNT fails with
+# ENOTCONN, so it never takes a later mount; unmounting it here at once
+# could race the helper (its check, our remount, its unmount of the new
+# mount). Only if the helper has not done it in 20 s is it unmounted here.
+arfs_reap_killed() {
+	local mnt=$1
+	wait "$ARFS_PID" 2>/dev/null || true
+	arfs_wait_unmounted "$mnt" 20 && return 0
+	fusermount3 -u -z "$mnt" 2>/dev/null || true
+	arfs_wait_unmounted "$mnt" 10
 }
 
 # check DESCRIPTION COMMAND...: run, count, report TAP-style.

@@ -10,6 +10,7 @@ Mount.pid is the arrayfs process itself. Everything mounted is unmounted
 import atexit
 import hashlib
 import os
+import re
 import shutil
 import signal
 import struct
@@ -21,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("ARFS_BIN", os.path.join(HERE, "..", "..", "build"))
 FIXTURES = os.environ.get("ARFS_FIXTURES",
-                          os.path.join(HERE, "..", "..", "..", "shared", "fixtures"))
+                          os.path.join(HERE, "..", "fixtures"))
 _mounts = []
 _fails = 0
 _count = 0
@@ -47,6 +48,8 @@ class Mount:
 
     def __init__(self, store, mnt, opts=(), log=None):
         self.store, self.mnt = store, mnt
+        if is_mounted(mnt):
+            raise RuntimeError("mount on %s: a mount is still there" % mnt)
         os.makedirs(mnt, exist_ok=True)
         self.log = open(log or os.path.join(os.path.dirname(mnt), "daemon.log"), "ab")
         args = [os.path.join(BIN, "arrayfs"), "-f"]
@@ -83,13 +86,35 @@ class Mount:
         return self.proc.returncode
 
 
+def is_mounted(mnt):
+    """True while mnt is in /proc/self/mountinfo. os.path.ismount() stats
+    mnt, which fails with ENOTCONN once the daemon is dead: to it a dead
+    mount looks like no mount, yet mkdir, stat and a new mount on mnt fail
+    until it is unmounted."""
+    mnt = os.path.normpath(mnt)
+    path = os.path.join(os.path.realpath(os.path.dirname(mnt)),
+                        os.path.basename(mnt))
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # space, tab, newline and backslash are written as \ooo
+            field = re.sub(r"\\([0-7]{3})", lambda o: chr(int(o.group(1), 8)),
+                           line.split(" ")[4])
+            if field == path:
+                return True
+    return False
+
+
 def lazy_umount(mnt):
-    for _ in range(200):
-        if not os.path.ismount(mnt):
-            return
+    """Unmount mnt lazily (a dead mount allows nothing else) and wait until
+    it has left /proc/self/mountinfo (10 s at most). The daemons started
+    here have no auto_unmount helper that could race this."""
+    for _ in range(400):
+        if not is_mounted(mnt):
+            return True
         subprocess.run(["fusermount3", "-u", "-z", mnt], check=False,
                        stderr=subprocess.DEVNULL)
         time.sleep(0.025)
+    return False
 
 
 @atexit.register

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # arrayfs from /etc/fstab: mount(8) -> mount.fuse3 -> arrayfs, with an
 # fstab line of the documented form (given to mount with -T so the real
-# /etc/fstab is untouched). mount.fuse3 finds arrayfs in the system PATH,
-# so the test links the built binary into /usr/local/bin for its duration
-# unless one is installed there already.
+# /etc/fstab is untouched). mount.fuse3 finds arrayfs in the system PATH
+# (not the caller's), so the test runs in a mount namespace of its own in
+# which a folder holding only a link to the built binary covers
+# /usr/local/bin: the machine's /usr/local/bin is never changed (two test
+# runs at once used to remove each other's link), and an installed arrayfs
+# is not the one tested.
+[ "$(id -u)" -eq 0 ] || { echo "SKIPPED: mount -T needs root" >&2; exit 77; }
+if [ -z "${ARFS_FSTAB_NS:-}" ]; then
+	ARFS_FSTAB_NS=1 exec unshare --mount --propagation private bash "$0" "$@"
+fi
 . "$(dirname "$0")/lib.sh"
 arfs_setup
-[ "$(id -u)" -eq 0 ] || { echo "SKIPPED: mount -T needs root" >&2; exit 77; }
 
-link=/usr/local/bin/arrayfs
-if [ ! -e "$link" ]; then
-	ln -s "$ARFS_BIN/arrayfs" "$link"
-	trap 'rm -f "$link"; arfs_cleanup' EXIT
-fi
+mkdir "$ARFS_TMP/bin"
+ln -s "$ARFS_BIN/arrayfs" "$ARFS_TMP/bin/arrayfs"
+mount --bind "$ARFS_TMP/bin" /usr/local/bin
 store=$ARFS_TMP/store
 mnt=$ARFS_TMP/mnt
 mkdir -p "$store" "$mnt"

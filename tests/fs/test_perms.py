@@ -19,6 +19,7 @@ import os
 import pwd
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mountlib as ml  # noqa: E402
@@ -65,18 +66,28 @@ def attempt(op, path):
     return out.splitlines()[-1] if out else "rc %d" % rc
 
 
+def add_user():
+    """USER's uid, adding the user on the first run on a machine. Two test
+    runs at once may both find it missing: the second useradd then fails
+    (the user exists, or /etc/passwd is locked) and the user is looked up
+    again instead of failing the test."""
+    for _ in range(20):
+        try:
+            return pwd.getpwnam(USER).pw_uid
+        except KeyError:
+            subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", USER],
+                           check=False)
+        time.sleep(0.5)
+    raise RuntimeError("useradd %s failed" % USER)
+
+
 def main():
     ml.skip_without_fuse()
     if os.getuid() != 0:
         print("SKIPPED: the permission tests need root (to add a user and "
               "mount for others)", file=sys.stderr)
         sys.exit(77)
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", USER],
-                       check=True)
-    uid = pwd.getpwnam(USER).pw_uid
+    uid = add_user()
     tmp = ml.scratch("perms")
     store, mnt = os.path.join(tmp, "store"), os.path.join(tmp, "mnt")
     os.makedirs(store)

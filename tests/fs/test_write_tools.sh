@@ -320,10 +320,7 @@ dpid=$(daemon_pid)
 kill -9 "$dpid"
 kill -9 "$writer" 2>/dev/null || true
 wait "$writer" 2>/dev/null || true
-for i in $(seq 1 100); do mountpoint -q "$mnt" || break; sleep 0.05; done
-# auto_unmount may still be at it: whichever unmount comes second fails
-mountpoint -q "$mnt" && { fusermount3 -u -z "$mnt" 2>/dev/null || true; }
-wait "$ARFS_PID" 2>/dev/null || true
+arfs_reap_killed "$mnt"
 cp "$src/durable" "$mirror/basic/durable"
 check "arrayctl check after kill -9" "$ARFS_BIN/arrayctl" check "$store/basic"
 arfs_mount "$store" "$mnt"

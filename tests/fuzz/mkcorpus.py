@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Make the seed corpus of tests/fuzz/ from the fixtures in
-../shared/fixtures (run from anywhere; writes tests/fuzz/corpus/). Small
+tests/fixtures (run from anywhere; writes tests/fuzz/corpus/). Small
 files only: a few KB per target. The inputs' layouts are described at the
 top of each fuzz_<parser>.c."""
 import glob, os, struct, subprocess, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 fix = os.environ.get("ARFS_FIXTURES",
-                     os.path.join(here, "..", "..", "..", "shared", "fixtures"))
+                     os.path.join(here, "..", "fixtures"))
 out = os.path.join(here, "corpus")
 
 
