@@ -182,13 +182,22 @@ static void wbuf_size(struct arfs_node *n, uint64_t *size)
 	}
 }
 
-/* Current attributes of a document node (size from its buffer if any). */
+/*
+ * Current attributes of a document node (size from its buffer if any).
+ * The buffer is looked at first: a commit lands before the buffer is
+ * dropped, so a size read from the array after finding no buffer is never
+ * older than the last write. In the other order a commit between the two
+ * looks gave the size before it, and the kernel kept that stale size for
+ * the attribute timeout, cutting reads of the document short.
+ */
 static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
 {
 	struct arfs_docref ref;
+	uint64_t size = UINT64_MAX;
 	bool pending;
 	int rc;
 
+	wbuf_size(n, &size);
 	pthread_mutex_lock(&n->lock);
 	pending = n->pending;
 	if (pending)
@@ -201,7 +210,8 @@ static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
 		*a = ref.attr;
 		arfs_docref_release(&ref);
 	}
-	wbuf_size(n, &a->size);
+	if (size != UINT64_MAX)
+		a->size = size;
 	return 0;
 }
 
