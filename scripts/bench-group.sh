@@ -8,7 +8,7 @@
 #
 # One run reports: import; export; ls -lR on a first and on a second
 # fresh mount (the second one after the first has unmounted); cat of every
-# block file right after a mount and again; lz4 -dc and zstd -dc of the
+# block file right after a mount and again; the same on a read-only mount; lz4 -dc and zstd -dc of the
 # same text (the concatenated block files) as the yardstick; MB/s of text,
 # ratios to lz4 -dc, and the daemon's peak RSS. Unless --no-docs, the
 # table and a plot go to docs/BENCHMARKS.md and docs/bench-group.png.
@@ -88,6 +88,12 @@ hwm1=$hwm
 mount_group ""
 t0=$(now); ls -lR "$mnt" >/dev/null; t_ls2=$(secs "$t0" "$(now)")
 unmount_group
+# The same on a read-only mount, where the kernel keeps block pages
+mount_group ",ro"
+t0=$(now); ls -lR "$mnt" >/dev/null; t_ls_ro=$(secs "$t0" "$(now)")
+t0=$(now); cat "$mnt"/*/* >/dev/null; t_cat1_ro=$(secs "$t0" "$(now)")
+t0=$(now); cat "$mnt"/*/* >/dev/null; t_cat2_ro=$(secs "$t0" "$(now)")
+unmount_group
 text_bytes=$(stat -c %s "$tmp/text")
 listed=$(cd "$tmp" && du -b text | cut -f1)
 
@@ -99,7 +105,8 @@ t0=$(now); zstd -dc "$tmp/text.zst" >/dev/null; t_zstd=$(secs "$t0" "$(now)")
 
 table=$(awk -v tb="$text_bytes" -v lz="$t_lz4" \
 	-v imp="$t_import" -v ex="$t_export" -v ls1="$t_ls1" -v ls2="$t_ls2" \
-	-v c1="$t_cat1" -v c2="$t_cat2" -v zs="$t_zstd" -v csvb="$csv_bytes" 'BEGIN {
+	-v c1="$t_cat1" -v c2="$t_cat2" -v zs="$t_zstd" -v csvb="$csv_bytes" \
+	-v lsro="$t_ls_ro" -v c1ro="$t_cat1_ro" -v c2ro="$t_cat2_ro" 'BEGIN {
 	lzr = tb / 1e6 / lz
 	print "| what | seconds | text MB/s | vs lz4 -dc |"
 	print "|---|---:|---:|---:|"
@@ -109,6 +116,9 @@ table=$(awk -v tb="$text_bytes" -v lz="$t_lz4" \
 	printf "| ls -lR, second fresh mount | %.3f | - | - |\n", ls2
 	printf "| cat MNT/g/*/* right after mount | %.3f | %.0f | %.2fx |\n", c1, tb / 1e6 / c1, tb / 1e6 / c1 / lzr
 	printf "| same, second time | %.3f | %.0f | %.2fx |\n", c2, tb / 1e6 / c2, tb / 1e6 / c2 / lzr
+	printf "| -o ro: ls -lR on a fresh mount | %.3f | - | - |\n", lsro
+	printf "| -o ro: cat MNT/g/*/* right after mount | %.3f | %.0f | %.2fx |\n", c1ro, tb / 1e6 / c1ro, tb / 1e6 / c1ro / lzr
+	printf "| -o ro: same, second time | %.3f | %.0f | %.2fx |\n", c2ro, tb / 1e6 / c2ro, tb / 1e6 / c2ro / lzr
 	printf "| lz4 -dc of the same text | %.3f | %.0f | 1.00x |\n", lz, lzr
 	printf "| zstd -dc of the same text | %.3f | %.0f | %.2fx |\n", zs, tb / 1e6 / zs, tb / 1e6 / zs / lzr
 }')
@@ -127,10 +137,13 @@ echo "$report"
 
 png=$root/docs/bench-group.png
 awk -v tb="$text_bytes" -v ex="$t_export" -v csvb="$csv_bytes" \
-	-v c1="$t_cat1" -v c2="$t_cat2" -v lz="$t_lz4" -v zs="$t_zstd" 'BEGIN {
+	-v c1="$t_cat1" -v c2="$t_cat2" -v lz="$t_lz4" -v zs="$t_zstd" \
+	-v c1ro="$t_cat1_ro" -v c2ro="$t_cat2_ro" 'BEGIN {
 	printf "\"export\" %f\n", csvb / 1e6 / ex
 	printf "\"cat, first\" %f\n", tb / 1e6 / c1
 	printf "\"cat, second\" %f\n", tb / 1e6 / c2
+	printf "\"ro: cat, first\" %f\n", tb / 1e6 / c1ro
+	printf "\"ro: cat, second\" %f\n", tb / 1e6 / c2ro
 	printf "\"lz4 -dc\" %f\n", tb / 1e6 / lz
 	printf "\"zstd -dc\" %f\n", tb / 1e6 / zs
 }' >"$tmp/plot.dat"
