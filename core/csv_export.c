@@ -37,23 +37,6 @@ static int put_quoted(struct arfs_textbuf *tb, const char *s, size_t n)
 	return rc ?: arfs_textbuf_add(tb, s, n) ?: arfs_textbuf_add(tb, "\"", 1);
 }
 
-static int put_double(struct arfs_textbuf *tb, double d, bool keep_dot)
-{
-	char *p;
-	size_t n;
-
-	if (arfs_textbuf_reserve(tb, ARFS_NUMFMT_MAX + 2))
-		return -ENOMEM;
-	p = tb->p + tb->len;
-	n = arfs_numfmt_double(p, d);
-	if (keep_dot && arfs_numfmt_is_integral(p, n)) {
-		memcpy(p + n, ".0", 2);
-		n += 2;
-	}
-	tb->len += n;
-	return 0;
-}
-
 static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
 	struct arfs_textbuf t = { 0 };
@@ -68,14 +51,14 @@ static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 		tb->len += arfs_numfmt_i64(tb->p + tb->len, v->u.i);
 		return 0;
 	case ARFS_FT_FLOAT:
-		return put_double(tb, v->u.f, true);
+		return arfs_textval_put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:
 		return put_quoted(tb, v->u.str.p, v->u.str.len);
 	case ARFS_FT_VECTOR:
 		rc = arfs_textbuf_add(tb, "[", 1);
 		for (uint64_t i = 0; !rc && i < v->u.vec.n; i++)
 			rc = (i ? arfs_textbuf_add(tb, " ", 1) : 0) ?:
-			     put_double(tb, v->u.vec.v[i], false);
+			     arfs_textval_put_double(tb, v->u.vec.v[i], false);
 		return rc ?: arfs_textbuf_add(tb, "]", 1);
 	default:
 		rc = arfs_textval_append(&t, v);

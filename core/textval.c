@@ -52,8 +52,7 @@ static int tb_str(struct arfs_textbuf *tb, const char *s)
 	return arfs_textbuf_add(tb, s, strlen(s));
 }
 
-/* A float as a scalar: keep ".0" on integral values so it stays a float. */
-static int put_float(struct arfs_textbuf *tb, double d)
+int arfs_textval_put_double(struct arfs_textbuf *tb, double d, bool keep_dot)
 {
 	char *p;
 	size_t n;
@@ -62,7 +61,7 @@ static int put_float(struct arfs_textbuf *tb, double d)
 		return -ENOMEM;
 	p = tb->p + tb->len;
 	n = arfs_numfmt_double(p, d);
-	if (arfs_numfmt_is_integral(p, n)) {
+	if (keep_dot && arfs_numfmt_is_integral(p, n)) {
 		memcpy(p + n, ".0", 2);
 		n += 2;
 	}
@@ -243,7 +242,7 @@ static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
 	case ARFS_FT_INTEGER:
 		return put_int(tb, v->u.i);
 	case ARFS_FT_FLOAT:
-		return put_float(tb, v->u.f);
+		return arfs_textval_put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:
 		return nested ? put_json_string(tb, v->u.str.p, v->u.str.len) :
 				put_copy_string(tb, v->u.str.p, v->u.str.len);

@@ -24,6 +24,7 @@
 #define ARFS_TEXTVAL_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -65,6 +66,10 @@ static inline int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s,
 	tb->len += n;
 	return 0;
 }
+
+/* Append d's number text (numfmt.h), and ".0" after an integral value
+ * if keep_dot (a float scalar, so that it reads back as a float). */
+int arfs_textval_put_double(struct arfs_textbuf *tb, double d, bool keep_dot);
 
 /* Append one value's text (no newline). */
 int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v);
