@@ -1483,8 +1483,24 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					   d->v[i].kind == ARFS_NODE_DOC ? name : NULL);
 			if (!n)
 				break;
-			e.ino = arfs_inode_id(n);
-			e.attr_timeout = e.entry_timeout = arfs_fs.timeout;
+			/*
+			 * The listing's attributes are those of opendir time: a
+			 * document rewritten in place since (same row, new size)
+			 * or being written (its size in its write buffer) must
+			 * get what lookup would answer, or the kernel keeps a
+			 * stale size for the attribute timeout and reads stop
+			 * short. No live attributes: no entry, lookup reports.
+			 */
+			if (d->v[i].kind == ARFS_NODE_DOC && node_stat(n, &e.attr)) {
+				arfs_inode_forget(n, 1);
+				n = NULL;
+				memset(&e, 0, sizeof(e));
+				entry_stat(&d->v[i], &e.attr, dir);
+			} else {
+				e.ino = arfs_inode_id(n);
+				e.attr_timeout = e.entry_timeout =
+					arfs_fs.timeout;
+			}
 		}
 		ent = fuse_add_direntry_plus(req, buf + used, size - used, name,
 					     &e, (off_t)i + 1);
