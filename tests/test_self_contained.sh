@@ -4,7 +4,9 @@
 # other file on the machine (tests read tests/fixtures, nothing beside the
 # clone). Scans the text files of tests/ and scripts/ and every
 # CMakeLists.txt, except the fixtures, the fuzz seeds and this file, for:
-#   ../shared, shared/fixtures   a fixture folder beside the clone
+#   up one level into a folder   a fixture folder beside the clone
+#   named shared, shared/fixtures  (the pattern is built from parts so
+#                                that this file names no such path)
 #   /work/, /home/, /root/       a path on one machine
 #   ../../.. and "..", "..", ".." three levels up: above the repository
 #                                from tests/<dir>/
@@ -16,7 +18,8 @@ set -euo pipefail
 root=$(cd "${1:-$(dirname "${BASH_SOURCE[0]}")/..}" && pwd)
 cd "$root"
 
-pattern='\.\./shared|shared/fixtures|/work/|/home/|/root/'
+sibling=shared
+pattern="\\.\\./$sibling|$sibling/fixtures|/work/|/home/|/root/"
 pattern+='|\.\./\.\./\.\.|"\.\.", *"\.\.", *"\.\."'
 pattern+='|\$\{?REPO\}?/\.\.|cd \.\. *(&&|;)|\$\(cd \.\.'
 
