@@ -739,7 +739,7 @@ int arfs_groupw_remove(struct arfs_groupw *gw, uint64_t seg, uint64_t col,
 static int seg_write_table(struct arfs_groupw *gw, struct gw_seg *s)
 {
 	size_t len = 8, at;
-	uint8_t *t, *r;
+	uint8_t *t;
 	uint64_t nb = 0;
 	int rc;
 
@@ -755,15 +755,7 @@ static int seg_write_table(struct arfs_groupw *gw, struct gw_seg *s)
 		put_le64(t + at, s->cols[c].n);
 		at += 8;
 		for (uint64_t b = 0; b < s->cols[c].n; b++) {
-			const struct arfs_block_info *bi = &s->cols[c].b[b];
-
-			r = t + at;
-			put_le64(r, bi->offset);
-			put_le64(r + 8, bi->length);
-			put_le64(r + 16, bi->block_size);
-			put_le64(r + 24, bi->num_elem);
-			put_le64(r + 32, bi->flags);
-			put_le16(r + 40, bi->content_type);
+			arfs_block_info_put(t + at, &s->cols[c].b[b]);
 			at += ARFS_BLOCK_INFO_SIZE;
 		}
 	}

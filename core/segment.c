@@ -78,6 +78,17 @@ static void get_block_info(const uint8_t *p, struct arfs_block_info *bi)
 	bi->content_type = get_le16(p + 40);
 }
 
+void arfs_block_info_put(uint8_t *dst, const struct arfs_block_info *bi)
+{
+	memset(dst, 0, ARFS_BLOCK_INFO_SIZE);
+	put_le64(dst, bi->offset);
+	put_le64(dst + 8, bi->length);
+	put_le64(dst + 16, bi->block_size);
+	put_le64(dst + 24, bi->num_elem);
+	put_le64(dst + 32, bi->flags);
+	put_le16(dst + 40, bi->content_type);
+}
+
 static int parse_column(struct arfs_segment *seg, uint64_t c,
 			const uint8_t *tab, size_t tab_len, size_t *pos)
 {

@@ -72,6 +72,9 @@ int arfs_segment_parse_mem(const void *file, size_t file_len,
 			   const char *name, struct arfs_segment **out);
 void arfs_segment_free(struct arfs_segment *seg);
 
+/* The 48 bytes of bi on disk (FORMAT.md), reserved bytes zero. */
+void arfs_block_info_put(uint8_t *dst, const struct arfs_block_info *bi);
+
 /* The record of block `blk` of column `col`, or NULL if out of range. */
 const struct arfs_block_info *arfs_segment_block(const struct arfs_segment *seg,
 						 uint64_t col, uint64_t blk);

@@ -102,20 +102,12 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v)
 uint64_t arfs_textsize_table_sum(const struct arfs_segment *seg)
 {
 	uint8_t r[ARFS_BLOCK_INFO_SIZE];
-	const struct arfs_block_info *bi;
 	uint64_t h = fnv_u64(ARFS_TEXTSIZE_FNV_INIT, seg->ncols);
 
 	for (uint64_t c = 0; c < seg->ncols; c++) {
 		h = fnv_u64(h, seg->nblocks[c]);
 		for (uint64_t b = 0; b < seg->nblocks[c]; b++) {
-			bi = &seg->blocks[c][b];
-			memset(r, 0, sizeof(r));
-			put_le64(r, bi->offset);
-			put_le64(r + 8, bi->length);
-			put_le64(r + 16, bi->block_size);
-			put_le64(r + 24, bi->num_elem);
-			put_le64(r + 32, bi->flags);
-			put_le16(r + 40, bi->content_type);
+			arfs_block_info_put(r, &seg->blocks[c][b]);
 			h = arfs_textsize_fnv(h, r, sizeof(r));
 		}
 	}
