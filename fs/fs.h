@@ -144,6 +144,13 @@ int arfs_grp_list(struct arfs_node *dir,
 uint64_t arfs_grp_pin(struct arfs_node *n);
 void arfs_grp_unpin(uint64_t pin);
 /*
+ * Reply with up to size bytes of a pinned buffer from off, copied under
+ * the buffer's lock (a buffer being written may move): 0 once replied,
+ * or -errno for the caller to reply.
+ */
+int arfs_reply_buf_copy(fuse_req_t req, struct arfs_buf *buf, size_t size,
+			off_t off);
+/*
  * Reply to a read of a block file from the view pinned at open (or the
  * current one if 0), straight from the pool buffer of its text; a read
  * from offset 0 starts decoding the column's next blocks ahead. 0 once

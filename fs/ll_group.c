@@ -233,32 +233,25 @@ static struct arfs_column *pinned_col(struct arfs_node *n, uint64_t pin)
 	return ((struct arfs_column **)(uintptr_t)pin)[key_col(n->docno)];
 }
 
-/* Reply with up to size bytes of buf from off: a pointer into the pool
- * buffer when it is in memory, else a copy. 0, or -errno to reply. */
-static int reply_buf_range(fuse_req_t req, struct arfs_buf *buf, size_t size,
-			   off_t off)
+/*
+ * Reply from a block's rendered text, pinned in the pool: a pointer into
+ * the buffer, no copy of ours (a text buffer is never written after its
+ * load, so it cannot move while pinned).
+ */
+static int reply_text(fuse_req_t req, struct arfs_buf *buf, size_t size,
+		      off_t off)
 {
 	const char *data = arfs_buf_data(buf);
 	uint64_t len = arfs_buf_size(buf);
-	char *copy;
-	ssize_t r;
 
-	if (data) {
-		if ((uint64_t)off >= len)
-			size = 0;
-		else if (size > len - (uint64_t)off)
-			size = (size_t)(len - (uint64_t)off);
-		fuse_reply_buf(req, size ? data + off : NULL, size);
-		return 0;
-	}
-	copy = malloc(size ? size : 1);
-	if (!copy)
-		return -ENOMEM;
-	r = arfs_buf_read(buf, copy, size, (uint64_t)off);
-	if (r >= 0)
-		fuse_reply_buf(req, copy, (size_t)r);
-	free(copy);
-	return r < 0 ? (int)r : 0;
+	if (!data)	/* spilled to a staging file */
+		return arfs_reply_buf_copy(req, buf, size, off);
+	if ((uint64_t)off >= len)
+		size = 0;
+	else if (size > len - (uint64_t)off)
+		size = (size_t)(len - (uint64_t)off);
+	fuse_reply_buf(req, size ? data + off : NULL, size);
+	return 0;
 }
 
 static int grp_read_v(fuse_req_t req, struct arfs_node *n, uint64_t pin,
@@ -271,7 +264,7 @@ static int grp_read_v(fuse_req_t req, struct arfs_node *n, uint64_t pin,
 
 	pthread_mutex_lock(&n->lock);	/* being written: its own bytes */
 	buf = n->wbuf;
-	rc = buf ? reply_buf_range(req, buf, size, off) : 0;
+	rc = buf ? arfs_reply_buf_copy(req, buf, size, off) : 0;
 	pthread_mutex_unlock(&n->lock);
 	if (buf)
 		return rc;
@@ -287,7 +280,7 @@ static int grp_read_v(fuse_req_t req, struct arfs_node *n, uint64_t pin,
 	rc = arfs_blockmgr_pin_text(arfs_fs.mgr, col, blk, &buf);
 	if (rc)
 		return rc;
-	rc = reply_buf_range(req, buf, size, off);
+	rc = reply_text(req, buf, size, off);
 	arfs_bufpool_unpin(arfs_fs.pool, buf);
 	return rc;
 }

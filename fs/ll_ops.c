@@ -690,22 +690,19 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 		arfs_inode_unhold(n);
 }
 
-static void reply_from_buf(fuse_req_t req, struct arfs_buf *buf, size_t size,
-			   off_t off)
+int arfs_reply_buf_copy(fuse_req_t req, struct arfs_buf *buf, size_t size,
+			off_t off)
 {
 	char *data = malloc(size ? size : 1);
 	ssize_t n;
 
-	if (!data) {
-		reply_err(req, -ENOMEM);
-		return;
-	}
+	if (!data)
+		return -ENOMEM;
 	n = arfs_buf_read(buf, data, size, (uint64_t)off);
-	if (n < 0)
-		reply_err(req, (int)n);
-	else
+	if (n >= 0)
 		fuse_reply_buf(req, data, (size_t)n);
 	free(data);
+	return n < 0 ? (int)n : 0;
 }
 
 static void read_block(fuse_req_t req, struct arfs_node *n, uint64_t pin,
@@ -732,7 +729,9 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	buf = wbuf_pin_extra(n);
 	if (buf) {
-		reply_from_buf(req, buf, size, off);
+		rc = arfs_reply_buf_copy(req, buf, size, off);
+		if (rc)
+			reply_err(req, rc);
 		arfs_bufpool_unpin(arfs_fs.pool, buf);
 		return;
 	}
