@@ -1,0 +1,91 @@
+/*
+ * ll.h - shared by the low-level handler files: the request dispatch
+ * (ll_ops.c), document nodes (ll_doc.c), folders and listings (ll_dir.c)
+ * and segment groups (ll_group.c, declared in fs.h). Not a library
+ * interface. Every function here may be called from any FUSE worker
+ * thread; errors are negative errno values.
+ */
+#ifndef ARFS_LL_H
+#define ARFS_LL_H
+
+#include "fs.h"
+
+#include <sys/stat.h>
+
+/* st_blksize of every file: reads and writes go in 1 MiB pieces */
+#define ARFS_BLKSIZE (1u << 20)
+
+static inline void reply_err(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, rc < 0 ? -rc : rc);
+}
+
+/* fs/ll_ops.c: what every kind of node needs */
+
+/* The array a folder node shows, or NULL (root of a multi store, group). */
+struct arfs_store_array *arfs_dir_array(struct arfs_node *dir);
+/* Read-only mounts: reload the arrays if the last reload is over 1 s old. */
+void arfs_maybe_reload(void);
+bool arfs_is_group_kind(enum arfs_node_kind k);
+/* A folder of a segment group, or the root of a single-group store. */
+bool arfs_in_group(struct arfs_node *dir);
+/* Entry and attribute timeout the kernel gets for the node. */
+double arfs_node_timeout(const struct arfs_node *n);
+/* Current attributes of any node. */
+int arfs_node_stat(struct arfs_node *n, struct stat *st);
+void arfs_reply_entry(fuse_req_t req, struct arfs_node *n,
+		      const struct stat *st);
+
+/* fs/ll_dir.c: folders */
+
+void arfs_fill_dir_stat(struct stat *st, struct arfs_node *n);
+/* setattr of a folder: only the modification time is kept. */
+int arfs_dir_setattr(struct arfs_node *n, const struct stat *st, int to_set);
+void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   mode_t mode);
+void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
+		     struct fuse_file_info *fi);
+void arfs_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void arfs_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			 off_t off, struct fuse_file_info *fi);
+void arfs_ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi);
+
+/* fs/ll_doc.c: documents (n->kind == ARFS_NODE_DOC, arr an array) */
+
+void arfs_fill_doc_stat(struct stat *st, struct arfs_store_array *arr,
+			const struct arfs_docattr *a, uint64_t docno);
+/* Fields of a FUSE setattr into *a; returns the ARFS_ATTR_* mask set. */
+unsigned arfs_attr_from_fuse(const struct stat *st, int to_set,
+			     struct arfs_docattr *a);
+/* Live attributes (size from a write buffer if any). */
+int arfs_doc_stat(struct arfs_node *n, struct stat *st);
+/* Node for arr/name with one lookup added in *out, and its attributes. */
+int arfs_doc_lookup(struct arfs_store_array *arr, const char *name,
+		    struct arfs_node **out, struct stat *st);
+int arfs_doc_setattr(struct arfs_node *n, const struct stat *attr,
+		     int to_set);
+/* open and read reply themselves */
+void arfs_doc_open(fuse_req_t req, struct arfs_node *n,
+		   struct fuse_file_info *fi);
+void arfs_doc_read(fuse_req_t req, struct arfs_node *n, size_t size,
+		   off_t off);
+int arfs_doc_write(struct arfs_node *n, const char *data, size_t size,
+		   off_t off);
+/* flush commits the write buffer; fsync also makes it durable */
+int arfs_doc_flush(struct arfs_node *n);
+int arfs_doc_fsync(struct arfs_node *n);
+/* a writer's close: commit (errors logged), drop the buffer if last */
+void arfs_doc_release(struct arfs_node *n);
+/* a new document, *out with one lookup added */
+int arfs_doc_create(fuse_req_t req, struct arfs_store_array *arr,
+		    const char *name, mode_t mode, struct arfs_node **out,
+		    struct stat *st);
+int arfs_doc_unlink(struct arfs_store_array *arr, const char *name);
+/* rename within one array (flags: 0 or RENAME_NOREPLACE) */
+int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
+		    const char *newname, unsigned flags);
+
+#endif
