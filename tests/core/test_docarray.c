@@ -1,5 +1,5 @@
 /*
- * test_docarray.c - the document-array engine of core/docarray.c.
+ * test_docarray.c - the document-array engine of core/docarray/.
  *
  * Covers:
  *  - every DocArray fixture opens read-only and lists exactly its
@@ -347,7 +347,7 @@ static void model_del(struct model *m, const char *name)
 /*
  * Rename: in place to a free name; over an existing document the result
  * takes the later of the two places (the engine rewrites whichever row
- * comes last: docarray.c, rename_over()).
+ * comes last: docarray/delete.c, rename_over()).
  */
 static void model_rename(struct model *m, const char *old, const char *new)
 {

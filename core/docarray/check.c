@@ -1,0 +1,97 @@
+/*
+ * docarray/check.c - checking an array (arrayctl check) and recognizing one.
+ * Design, locks and the state: docarray_int.h.
+ */
+#include "docarray.h"
+#include "docarray_int.h"
+#include "idname.h"
+#include "io.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- checking ---- */
+
+static bool id_is_valid(const uint8_t *raw, unsigned K)
+{
+	size_t n = da_id_trim(raw, K), i;
+
+	for (i = 0; i < n; i += 4) {
+		uint32_t c = get_le32(raw + i);
+		if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+			return false;
+	}
+	return true;
+}
+
+int arfs_docarray_check(const char *dir, unsigned key_length,
+			void (*report)(void *ctx, const char *msg), void *ctx)
+{
+	struct arfs_docarray_opts opts = { .key_length = key_length,
+					   .read_only = true };
+	struct arfs_docarray *da;
+	char msg[512];
+	uint64_t r, off, len;
+	int rc, problems = 0;
+
+	rc = arfs_docarray_open(dir, &opts, &da);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "%s: cannot open: %s", dir,
+			 strerror(-rc));
+		report(ctx, msg);
+		return 1;
+	}
+	for (r = 0; r < da->nrows; r++) {
+		const uint8_t *row = row_ptr(da, r);
+		const uint8_t *ext = row + (size_t)da->K * 4;
+		const char *what = NULL;
+		if (row_is_tomb(ext))
+			continue;
+		if (!da_row_extent(ext, da->body_end, &off, &len))
+			what = "extents outside body.bin or inverted";
+		else if (!id_is_valid(row, da->K))
+			what = "id holds a value that is not a Unicode scalar";
+		if (!what)
+			continue;
+		snprintf(msg, sizeof(msg), "%s/header.bin: offset %" PRIu64
+			 ": row %" PRIu64 ": %s", dir, r * da->rowsize, r, what);
+		report(ctx, msg);
+		problems++;
+	}
+	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR &&
+	    ((uint64_t)da->st_s.st_size - ARFS_SIDECAR_HDR) % ARFS_SIDECAR_REC) {
+		snprintf(msg, sizeof(msg), "%s/" ARFS_SIDECAR_NAME ": size %lld "
+			 "is not the 32-byte header plus whole 32-byte records",
+			 dir, (long long)da->st_s.st_size);
+		report(ctx, msg);
+		problems++;
+	}
+	arfs_docarray_close(da);
+	return problems;
+}
+
+bool arfs_docarray_is_array(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/header.bin", dir);
+	if (access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "%s/body.bin", dir);
+	return access(path, F_OK) == 0;
+}

@@ -1,0 +1,343 @@
+/*
+ * docarray/write.c - commits that write: put (body bytes, then record, then
+ * header row), setattr and sync, and the row writes other commits share.
+ * Design, locks and the state: docarray_int.h.
+ */
+#include "docarray.h"
+#include "docarray_int.h"
+#include "idname.h"
+#include "io.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- committing ---- */
+
+/* Remember the files as we left them, so reload sees no foreign change. */
+void da_note_own_write(struct arfs_docarray *da)
+{
+	/* No stat bookkeeping: a writable handle never reloads (it holds
+	 * the lock, so nobody else changes the files). */
+	atomic_fetch_add(&da->gen, 1);
+}
+
+int da_ensure_sidecar(struct arfs_docarray *da)
+{
+	return da->sfd >= 0 ? 0 : da_sidecar_create(da);
+}
+
+/* pwrite into header.bin under the write lock. Caller holds commit. */
+static int header_write(struct arfs_docarray *da, uint64_t row, size_t at,
+			const void *buf, size_t len)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&da->lock);
+	rc = arfs_io_pwrite_all(da->hfd, buf, len,
+				(off_t)(row * da->rowsize + at));
+	pthread_rwlock_unlock(&da->lock);
+	return rc;
+}
+
+static int tombstone_row(struct arfs_docarray *da, uint64_t row)
+{
+	uint8_t ext[24];
+
+	da_fill_tomb(ext);
+	return header_write(da, row, (size_t)da->K * 4, ext, sizeof(ext));
+}
+
+/*
+ * Tombstone a row; caller holds commit and lock (write), so that the row
+ * and the index change together: a reader must never find a slot whose
+ * data row is already a tombstone (it would see an empty document).
+ */
+int da_tombstone_row_locked(struct arfs_docarray *da, uint64_t row)
+{
+	uint8_t ext[24];
+
+	da_fill_tomb(ext);
+	return arfs_io_pwrite_all(da->hfd, ext, sizeof(ext),
+				  (off_t)(row * da->rowsize + (size_t)da->K * 4));
+}
+
+/*
+ * Leave the id of slot s with one live row: tombstone the shadowed rows
+ * before its data row (oldest first; the visible bytes never change) and
+ * move its place in document order to the data row.
+ */
+int da_undup(struct arfs_docarray *da, struct arfs_slot *s)
+{
+	const uint8_t *id = row_ptr(da, s->data);
+	size_t idlen = (size_t)da->K * 4;
+	uint64_t r;
+	int rc;
+
+	if (s->first == s->data)
+		return 0;
+	for (r = s->first; r < s->data; r++) {
+		const uint8_t *row = row_ptr(da, r);
+		if ((da->rowflags[r] & ROW_BAD) || row_is_tomb(row + idlen) ||
+		    memcmp(row, id, idlen))
+			continue;
+		rc = tombstone_row(da, r);
+		if (rc)
+			return rc;
+		da->dup_rows--;
+	}
+	pthread_rwlock_wrlock(&da->lock);
+	da->rowflags[s->first] &= (uint8_t)~ROW_FIRST;
+	da->rowflags[s->data] |= ROW_FIRST;
+	s->first = s->data;
+	pthread_rwlock_unlock(&da->lock);
+	return 0;
+}
+
+static int copy_in(struct arfs_docarray *da, arfs_src_fn src, void *ctx,
+		   uint64_t size, uint64_t start)
+{
+	size_t chunk = size < (1u << 20) ? (size_t)size : (1u << 20);
+	uint64_t done;
+	void *buf;
+	int rc = 0;
+
+	if (size == 0)
+		return 0;
+	buf = malloc(chunk);
+	if (!buf)
+		return -ENOMEM;
+	for (done = 0; !rc && done < size; done += chunk) {
+		size_t n = size - done < chunk ? (size_t)(size - done) : chunk;
+		rc = src(ctx, buf, n, done);
+		if (!rc)
+			rc = arfs_io_pwrite_all(da->body->fd, buf, n,
+						(off_t)(start + done));
+	}
+	free(buf);
+	return rc;
+}
+
+static void merge_attr(struct arfs_docattr *a, const struct arfs_docattr *in)
+{
+	struct timespec now;
+
+	if (!in) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		a->mtime_sec = now.tv_sec;
+		a->mtime_nsec = (uint32_t)now.tv_nsec;
+		return;
+	}
+	a->mtime_sec = in->mtime_sec;
+	a->mtime_nsec = in->mtime_nsec;
+	a->mode = in->mode & 07777;
+	a->uid = in->uid;
+	a->gid = in->gid;
+}
+
+/* Append a new row for raw with extents ext. Caller holds commit. */
+static int append_row(struct arfs_docarray *da, const uint8_t *raw,
+		      const uint8_t ext[24], const struct arfs_docattr *a)
+{
+	uint8_t row[ARFS_MAX_KEY_LENGTH * 4 + 24];
+	uint64_t r = da->nrows;
+	size_t idlen = (size_t)da->K * 4;
+	int rc;
+
+	if (r >= ARFS_MAX_ROWS)
+		return -EFBIG;
+	rc = da_write_record(da, r, a);
+	if (rc)
+		return rc;
+	memcpy(row, raw, idlen);
+	memcpy(row + idlen, ext, 24);
+	pthread_rwlock_wrlock(&da->lock);
+	rc = da_ensure_rows(da, r + 1);
+	if (!rc)
+		rc = arfs_io_pwrite_all(da->hfd, row, da->rowsize,
+					(off_t)(r * da->rowsize));
+	if (!rc) {
+		da->nrows = r + 1;
+		da->rowflags[r] = ROW_FIRST;
+		rc = da_slot_insert(da, da_id_hash(raw, da->K), (uint32_t)r);
+	}
+	pthread_rwlock_unlock(&da->lock);
+	return rc;
+}
+
+static int sync_meta(struct arfs_docarray *da)
+{
+	int rc = arfs_io_fsync(da->hfd);
+
+	if (!rc && da->sfd >= 0)
+		rc = arfs_io_fsync(da->sfd);
+	return rc;
+}
+
+int arfs_docarray_put(struct arfs_docarray *da, const char *name,
+		      size_t name_len, arfs_src_fn src, void *ctx,
+		      uint64_t size, const struct arfs_docattr *attr,
+		      unsigned flags, struct arfs_docattr *out_attr)
+{
+	uint8_t raw[ARFS_MAX_KEY_LENGTH * 4], ext[24];
+	struct arfs_docattr a;
+	struct arfs_slot *s;
+	uint64_t start;
+	int rc;
+
+	rc = da_name_to_raw(da->K, name, name_len, raw);
+	if (rc)
+		return rc;
+	if (da->ro)
+		return -EROFS;
+	pthread_mutex_lock(&da->commit);
+	rc = da_ensure_sidecar(da);
+	if (rc)
+		goto out_unlock;
+	/* Only commit holders change the table: no read lock needed here. */
+	s = da_slot_find(da, raw, da_id_hash(raw, da->K));
+	if (s && (flags & ARFS_PUT_EXCL)) {
+		rc = -EEXIST;
+		goto out_unlock;
+	}
+	if (s) {
+		da_slot_attr(da, s, &a);
+	} else {
+		da_default_attr(da, 0, &a);
+		a.docno = da->next_docno;
+	}
+	merge_attr(&a, attr);
+	start = da->body_end;
+	/*
+	 * A corrupt row whose extents end past body.bin is left out; growing
+	 * body.bin over its end would bring it back with other bytes.
+	 */
+	if (start + size >= da->bad_end_min) {
+		arfs_log(ARFS_LOG_ERR, "%s/body.bin: a corrupt row in header.bin "
+			 "ends at offset %" PRIu64 ", past the end (%" PRIu64
+			 "); refusing to append over it (compact the array)",
+			 da->dir, da->bad_end_min, start);
+		rc = -EUCLEAN;
+		goto out_unlock;
+	}
+	rc = copy_in(da, src, ctx, size, start);
+	if (!rc && (flags & ARFS_PUT_FSYNC))
+		rc = arfs_io_fsync(da->body->fd);
+	if (rc)
+		goto out_unlock;
+	da->body_end = start + size;
+	da_fill_extent(ext, start, size);
+	if (s) {
+		rc = da_write_record(da, s->data, &a);
+		if (!rc)
+			rc = header_write(da, s->data, (size_t)da->K * 4, ext, 24);
+	} else {
+		rc = append_row(da, raw, ext, &a);
+		if (!rc)
+			da->next_docno++;
+	}
+	if (!rc && (flags & ARFS_PUT_FSYNC))
+		rc = sync_meta(da);
+	if (!rc && out_attr) {
+		*out_attr = a;
+		out_attr->size = size;
+	}
+	da_note_own_write(da);
+out_unlock:
+	pthread_mutex_unlock(&da->commit);
+	return rc;
+}
+
+static int mem_src(void *ctx, void *dst, size_t len, uint64_t off)
+{
+	memcpy(dst, (const char *)ctx + off, len);
+	return 0;
+}
+
+int arfs_docarray_put_mem(struct arfs_docarray *da, const char *name,
+			  size_t name_len, const void *data, size_t size,
+			  const struct arfs_docattr *attr, unsigned flags)
+{
+	return arfs_docarray_put(da, name, name_len, mem_src, (void *)data,
+				 size, attr, flags, NULL);
+}
+
+/* Look up name for a commit: the slot, or NULL with *rc set. */
+struct arfs_slot *da_commit_find(struct arfs_docarray *da,
+				 const char *name, size_t len,
+				 uint8_t *raw, int *rc)
+{
+	struct arfs_slot *s;
+
+	*rc = da_name_to_raw(da->K, name, len, raw);
+	if (*rc) {
+		if (*rc == -EILSEQ || *rc == -ENAMETOOLONG)
+			*rc = -ENOENT;
+		return NULL;
+	}
+	s = da_slot_find(da, raw, da_id_hash(raw, da->K));
+	if (!s)
+		*rc = -ENOENT;
+	return s;
+}
+int arfs_docarray_setattr(struct arfs_docarray *da, const char *name,
+			  size_t name_len, const struct arfs_docattr *attr,
+			  unsigned mask)
+{
+	uint8_t raw[ARFS_MAX_KEY_LENGTH * 4];
+	struct arfs_docattr a;
+	struct arfs_slot *s;
+	int rc;
+
+	if (da->ro)
+		return -EROFS;
+	pthread_mutex_lock(&da->commit);
+	rc = da_ensure_sidecar(da);
+	s = rc ? NULL : da_commit_find(da, name, name_len, raw, &rc);
+	if (!s)
+		goto out_unlock;
+	da_slot_attr(da, s, &a);
+	if (mask & ARFS_ATTR_MTIME) {
+		a.mtime_sec = attr->mtime_sec;
+		a.mtime_nsec = attr->mtime_nsec;
+	}
+	if (mask & ARFS_ATTR_MODE)
+		a.mode = attr->mode & 07777;
+	if (mask & ARFS_ATTR_UID)
+		a.uid = attr->uid;
+	if (mask & ARFS_ATTR_GID)
+		a.gid = attr->gid;
+	rc = da_write_record(da, s->data, &a);
+	da_note_own_write(da);
+out_unlock:
+	pthread_mutex_unlock(&da->commit);
+	return rc;
+}
+
+int arfs_docarray_sync(struct arfs_docarray *da)
+{
+	int rc;
+
+	if (da->ro)
+		return 0;
+	pthread_mutex_lock(&da->commit);
+	rc = arfs_io_fsync(da->body->fd);
+	if (!rc)
+		rc = sync_meta(da);
+	pthread_mutex_unlock(&da->commit);
+	return rc;
+}
