@@ -585,13 +585,6 @@ static void parse_image(struct cur *c, struct arfs_value *v)
 	for (int i = 0; i < 4 && fmt < 0; i++)
 		if (eat_word(c, fmts[i]))
 			fmt = i;
-	if (fmt < 0 && eat_word(c, "format")) {
-		uint64_t f = read_u64(c);
-
-		fmt = f <= INT32_MAX ? (int64_t)f : -1;
-		if (fmt < 4)
-			fail(c, "bad image format");
-	}
 	if (fmt < 0)
 		fail(c, "bad image format");
 	expect(c, ' ', "bad image description");

@@ -403,8 +403,8 @@ static void test_image_column(void **state)
 	struct arfs_values *v;
 	char *text;
 	size_t len;
-	static const char want[] = "<image 3x2x1 png 4 bytes>\n"
-				   "<image 640x480x3 jpeg 5 bytes>\n";
+	static const char want[] = "<image 3x2x1 png 4 bytes iVBORw==>\n"
+				   "<image 640x480x3 jpeg 5 bytes /9hhYmM=>\n";
 
 	*q++ = 1;
 	*q++ = ARFS_FT_IMAGE;
