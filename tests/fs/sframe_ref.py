@@ -7,7 +7,8 @@ typed payloads into Python values:
   int -> int, float -> float, str -> bytes, vector -> [float],
   list -> [value], dict -> [(key, value)], datetime -> ("dt", seconds,
   zone in quarter hours or 64, microseconds), image -> ("img", width,
-  height, channels, format, data), missing -> None.
+  height, channels, format, data), ndarray -> ("nd", shape, strides,
+  elements), missing -> None.
 
 read_group(path) -> [(column name, type, [values])].
 """
@@ -171,6 +172,14 @@ def image_body(c):
     return ("img", w, h, ch, fmt, c.take(size))
 
 
+def ndarray_body(c):
+    if c.u8() != 0:
+        raise ValueError("ndarray version")
+    shape = [c.u64() for _ in range(c.u64())]
+    stride = [c.u64() for _ in range(c.u64())]
+    return ("nd", shape, stride, [c.f64() for _ in range(c.u64())])
+
+
 def body(c, t):
     if t == 0:
         return c.i64()
@@ -190,6 +199,8 @@ def body(c, t):
         return MISSING
     if t == 8:
         return image_body(c)
+    if t == 9:
+        return ndarray_body(c)
     raise ValueError("type %d not handled here" % t)
 
 
@@ -221,6 +232,20 @@ def present(c, t, k, ext):
         for n in lens:
             out.append(flat[at:at + n])
             at += n
+        return out
+    if t == 9:
+        # u8 0, numbers: dimension counts, element counts, shapes,
+        # strides; then the elements as a float body with its mode byte
+        if c.u8() != 0:
+            raise ValueError("ndarray mode")
+        ndim, numel = c.numbers(k), c.numbers(k)
+        shapes, strides = c.numbers(sum(ndim)), c.numbers(sum(ndim))
+        flat = doubles(c, sum(numel), True)
+        out, a, e = [], 0, 0
+        for nd, ne in zip(ndim, numel):
+            out.append(("nd", shapes[a:a + nd], strides[a:a + nd],
+                        flat[e:e + ne]))
+            a, e = a + nd, e + ne
         return out
     return [body(c, t) for _ in range(k)]
 
