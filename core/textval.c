@@ -189,7 +189,12 @@ static int put_datetime(struct arfs_textbuf *tb, const struct arfs_value *v)
 	if (!gmtime_r(&tt, &tm))
 		return arfs_textbuf_add(tb, buf, (size_t)sprintf(buf,
 					"@%" PRId64, v->u.dt.ts));
-	n = (int)strftime(buf, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* the year in at least 4 digits (ISO 8601; strftime's %Y does not
+	 * pad years below 1000), a '-' before years before 1 BC's 0 */
+	n = sprintf(buf, "%s%04lld-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900LL < 0 ? "-" : "",
+		    llabs(tm.tm_year + 1900LL), tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (v->u.dt.us)
 		n += sprintf(buf + n, ".%06d", (int)v->u.dt.us);
 	if (tz != ARFS_TZ_NONE)
