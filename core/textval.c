@@ -104,34 +104,37 @@ static int put_copy_string(struct arfs_textbuf *tb, const char *s,
 	return arfs_textbuf_add(tb, s + start, n - start);
 }
 
-/* JSON string escaping, inside composite values. */
+/* JSON string escaping, inside composite values: runs of bytes that need
+ * no escape are copied whole. */
 static int put_json_string(struct arfs_textbuf *tb, const char *s,
 			   uint64_t n)
 {
-	char buf[8];
+	uint64_t i, start = 0;
 	unsigned char c;
+	char esc[8];
 
-	if (arfs_textbuf_add(tb, "\"", 1))
+	if (arfs_textbuf_reserve(tb, n + 2) || arfs_textbuf_add(tb, "\"", 1))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
 		if (c == '"' || c == '\\')
-			sprintf(buf, "\\%c", c);
+			sprintf(esc, "\\%c", c);
 		else if (c == '\n')
-			strcpy(buf, "\\n");
+			strcpy(esc, "\\n");
 		else if (c == '\t')
-			strcpy(buf, "\\t");
+			strcpy(esc, "\\t");
 		else if (c == '\r')
-			strcpy(buf, "\\r");
-		else if (c < 0x20)
-			sprintf(buf, "\\u%04x", c);
-		else {
-			buf[0] = (char)c;
-			buf[1] = 0;
-		}
-		if (tb_str(tb, buf))
+			strcpy(esc, "\\r");
+		else
+			sprintf(esc, "\\u%04x", c);
+		if (arfs_textbuf_add(tb, s + start, i - start) || tb_str(tb, esc))
 			return -ENOMEM;
+		start = i + 1;
 	}
+	if (arfs_textbuf_add(tb, s + start, n - start))
+		return -ENOMEM;
 	return arfs_textbuf_add(tb, "\"", 1);
 }
 
