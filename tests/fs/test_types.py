@@ -11,7 +11,8 @@
    datetime) is EINVAL at close with a log line naming the reason, and
    leaves the block as it was.
 3. Real Turi data: the dict column of text_classifier_dict reads as the
-   compact JSON that an independent decode of the files gives; the dict,
+   compact JSON that an independent decode of the files gives, and jq -c
+   writes each line back byte for byte; the dict,
    datetime and image columns of the Turi fixtures, each block written
    back through the mount as the text it reads, are then (after
    `arrayctl convert --lz4`, so the reader needs no zstd) the same values
@@ -209,10 +210,17 @@ def dict_fixture(mnt):
              "first difference at byte %d" %
              next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
                   min(len(got), len(want))))
-    for line in got.split(b"\n")[:-1]:
-        if line != b"\\N":
-            json.loads(line)
+    lines = b"".join(x + b"\n" for x in got.split(b"\n")[:-1]
+                     if x != b"\\N")
+    for line in lines.split(b"\n")[:-1]:
+        json.loads(line)
     ml.check("text_classifier_dict: every line is JSON", True)
+    if shutil.which("jq"):
+        r = subprocess.run(["jq", "-c", "."], input=lines,
+                           stdout=subprocess.PIPE)
+        ml.check("text_classifier_dict: jq -c reads every line and writes "
+                 "it back byte for byte (the same compact form)",
+                 r.returncode == 0 and r.stdout == lines)
 
 
 REWRITE = [("dict", "text_classifier_dict", "text"),
