@@ -20,6 +20,7 @@
 #include "io.h"
 #include "numfmt.h"
 #include "segment.h"
+#include "textparse.h"
 #include "textval.h"
 #include "typed.h"
 #include "typedenc.h"
@@ -412,6 +413,8 @@ struct import {
 	bool *seen;
 	double *vec;
 	size_t vec_cap;
+	bool *forced;		/* [ncols] type given by opts->types */
+	struct arfs_textparse tp;
 	struct arfs_groupw *gw;
 	struct arfs_typedenc *enc;
 	size_t *raw_limit;
@@ -479,10 +482,37 @@ static int next_row(struct import *im, int pass)
 	return 1;
 }
 
+/* Columns whose type opts->types gives: fixed now, not inferred. */
+static int force_types(struct import *im)
+{
+	const struct arfs_csv_import_opts *o = im->opts;
+	uint64_t c;
+
+	im->forced = calloc(im->ncols + 1, sizeof(*im->forced));
+	if (!im->forced)
+		return -ENOMEM;
+	for (size_t k = 0; o && k < o->ntypes; k++) {
+		for (c = 0; c < im->ncols; c++)
+			if (!strcmp(im->names[c], o->type_names[k]))
+				break;
+		if (c == im->ncols || o->types[k] >= ARFS_FT_COUNT ||
+		    o->types[k] == ARFS_FT_UNDEFINED)
+			return rd_error(&im->r, -EINVAL, 1, c == im->ncols ?
+					"no column named '%s'" : "column "
+					"'%s': bad type", o->type_names[k]);
+		im->forced[c] = true;
+		im->types[c] = o->types[k];
+		im->mask[c] = 0;
+	}
+	return 0;
+}
+
 static int pass1(struct import *im)
 {
 	int rc = read_header(im);
 
+	if (!rc)
+		rc = force_types(im);
 	while (!rc && (rc = next_row(im, 1)) == 1 && !(rc = 0))
 		for (uint64_t c = 0; c < im->ncols; c++) {
 			if (!im->r.flen[c] || !im->mask[c])
@@ -494,7 +524,8 @@ static int pass1(struct import *im)
 	if (rc)
 		return rc;
 	for (uint64_t c = 0; c < im->ncols; c++)
-		im->types[c] = !im->seen[c] ? ARFS_FT_STRING :
+		if (!im->forced[c])
+			im->types[c] = !im->seen[c] ? ARFS_FT_STRING :
 			       im->mask[c] & T_INT ? ARFS_FT_INTEGER :
 			       im->mask[c] & T_FLOAT ? ARFS_FT_FLOAT :
 			       im->mask[c] & T_VEC ? ARFS_FT_VECTOR :
@@ -507,8 +538,10 @@ static int add_field(struct import *im, uint64_t c)
 	struct arfs_typedenc *e = &im->enc[c];
 	const char *s = fld(&im->r, c);
 	size_t n = im->r.flen[c], cnt;
+	struct arfs_value v;
 	int64_t i;
 	double d;
+	int rc;
 
 	if (!n && !(im->r.fq[c] && im->types[c] == ARFS_FT_STRING))
 		return arfs_typedenc_add_missing(e);
@@ -525,12 +558,24 @@ static int add_field(struct import *im, uint64_t c)
 		if (parse_vec(s, n, &im->vec, &im->vec_cap, &cnt))
 			return arfs_typedenc_add_vec(e, im->vec, cnt);
 		break;
-	default:
+	case ARFS_FT_STRING:
 		return arfs_typedenc_add_str(e, s, n);
+	default:
+		rc = arfs_textparse_value(&im->tp, im->types[c], s, n, &v);
+		if (!rc)
+			rc = arfs_typedenc_add_value(e, &v);
+		arfs_textparse_reset(&im->tp);
+		if (rc != -EINVAL)
+			return rc;
+		return rd_error(&im->r, -EINVAL, im->r.rec_line, "column "
+				"'%s': '%.40s' is not a %s: %s", im->names[c],
+				s, arfs_ftype_name(im->types[c]),
+				im->tp.why ? im->tp.why : "cannot be stored");
 	}
 	return rd_error(&im->r, -EINVAL, im->r.rec_line, "column '%s': '%.40s' "
-			"is not a %s (the file changed during the import?)",
-			im->names[c], s, arfs_ftype_name(im->types[c]));
+			"is not a %s%s", im->names[c], s,
+			arfs_ftype_name(im->types[c]), im->forced[c] ? "" :
+			" (the file changed during the import?)");
 }
 
 /* Encode column c's pending values as a block; adapt its size limit. */
@@ -654,6 +699,8 @@ static void import_release(struct import *im)
 	free(im->types);
 	free(im->mask);
 	free(im->seen);
+	free(im->forced);
+	arfs_textparse_release(&im->tp);
 	free(im->vec);
 	arfs_groupw_close(im->gw);
 	rd_close(&im->r);

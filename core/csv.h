@@ -16,6 +16,10 @@
  *   vector  every field is [x y z] (numbers separated by spaces and/or
  *           commas; [] is the empty vector)
  *   str     anything else, and a column with no non-missing field.
+ * A column named in opts->types is not inferred: it gets the type given
+ * there, and each of its fields must be that type's text (textval.h:
+ * list and dict as JSON, datetime ISO 8601, image and ndarray lines as
+ * the mount shows them; int, float, vector and str as above).
  * An empty unquoted field is a missing value; a quoted empty field ("")
  * is the empty string in a str column (missing in the others).
  *
@@ -41,6 +45,11 @@
 struct arfs_csv_import_opts {
 	struct arfs_groupw_opts gw;	/* block size, compression, fsync */
 	uint64_t segment_rows;		/* rows per segment; 0: 2^20 */
+	/* types given by column name instead of inferred (enum arfs_ftype,
+	 * not undefined); a name no column has is -EINVAL */
+	const char *const *type_names;
+	const unsigned *types;
+	size_t ntypes;
 	/* called about every 64 KiB of input; pass is 1 (infer) or 2 */
 	void (*progress)(void *ctx, int pass, uint64_t done, uint64_t total,
 			 uint64_t rows);

@@ -341,18 +341,49 @@ static void print_summary(const char *csv, const char *group,
 	       secs > 0 ? (double)sum->csv_bytes / 1e6 / secs : 0);
 }
 
+/* --type NAME=TYPE: one more forced column type; false if TYPE is bad. */
+static bool add_type(struct arfs_csv_import_opts *o, char *arg,
+		     const char **names, unsigned *types, size_t cap)
+{
+	char *eq = strrchr(arg, '=');
+	unsigned t;
+
+	if (!eq || o->ntypes == cap)
+		return false;
+	*eq = 0;
+	for (t = 0; t < ARFS_FT_COUNT; t++)
+		if (t != ARFS_FT_UNDEFINED && !strcmp(eq + 1, arfs_ftype_name(t)))
+			break;
+	if (t == ARFS_FT_COUNT)
+		return false;
+	names[o->ntypes] = arg;
+	types[o->ntypes++] = t;
+	return true;
+}
+
 /* import [--block-size N] [--segment-rows N] [--lz4|--no-compress]
- *        [--no-fsync] FILE.csv GROUP */
+ *        [--no-fsync] [--type NAME=TYPE]... FILE.csv GROUP */
 static int cmd_import(int argc, char **argv)
 {
 	struct arfs_csv_import_opts o = { .progress = show_progress };
 	struct arfs_csv_summary sum;
 	struct progress p = { .tty = isatty(2) };
+	const char *tnames[256];
+	unsigned ttypes[256];
 	char err[512];
 	int i, rc;
 
+	o.type_names = tnames;
+	o.types = ttypes;
 	for (i = 0; i < argc && !strncmp(argv[i], "--", 2); i++) {
-		if (!strcmp(argv[i], "--block-size") && i + 1 < argc)
+		if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+			if (!add_type(&o, argv[++i], tnames, ttypes, 256)) {
+				fprintf(stderr, "arrayctl: --type NAME=TYPE, "
+					"TYPE one of int float str vector "
+					"list dict datetime image ndarray\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--block-size") && i + 1 < argc)
 			o.gw.block_target = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--segment-rows") && i + 1 < argc)
 			o.segment_rows = strtoull(argv[++i], NULL, 10);
@@ -368,7 +399,7 @@ static int cmd_import(int argc, char **argv)
 	if (argc - i != 2) {
 		fprintf(stderr, "usage: arrayctl import [--block-size BYTES] "
 			"[--segment-rows N] [--lz4|--no-compress] [--no-fsync] "
-			"FILE.csv GROUP\n");
+			"[--type NAME=TYPE]... FILE.csv GROUP\n");
 		return 2;
 	}
 	o.ctx = &p;
