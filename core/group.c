@@ -706,6 +706,51 @@ static bool has_suffix(const char *s, const char *suf)
 	return n > m && !strcmp(s + n - m, suf);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void arfs_group_frames_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int arfs_group_frames(const char *dir, char ***out, size_t *n)
+{
+	char **v = NULL, **grown;
+	size_t cnt = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!has_suffix(de->d_name, ".frame_idx"))
+			continue;
+		grown = realloc(v, (cnt + 2) * sizeof(*v));
+		if (!grown || !(grown[cnt] = strdup(de->d_name))) {
+			closedir(d);
+			v = grown ? grown : v;
+			if (v)
+				v[cnt] = NULL;
+			arfs_group_frames_free(v);
+			return -ENOMEM;
+		}
+		v = grown;
+		v[++cnt] = NULL;
+	}
+	closedir(d);
+	if (!cnt)
+		return -ENOENT;
+	qsort(v, cnt, sizeof(*v), cmp_names);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 /* Find the index file in dir: a .frame_idx wins over .sidx files. */
 static int find_index(const char *dir, char **out, bool *is_frame)
 {
@@ -726,8 +771,15 @@ static int find_index(const char *dir, char **out, bool *is_frame)
 	if (nframe > 1 || (!nframe && nsidx > 1)) {
 		free(frame);
 		free(sidx);
-		return bad(dir, "several group indexes, cannot choose%s", NULL);
 	}
+	if (nframe > 1) {
+		arfs_log(ARFS_LOG_ERR, "%s: a folder of %d SFrames (as Turi "
+			 "saves a model): name one of its *.frame_idx files",
+			 dir, nframe);
+		return -EISDIR;
+	}
+	if (!nframe && nsidx > 1)
+		return bad(dir, "several group indexes, cannot choose%s", NULL);
 	*is_frame = nframe;
 	*out = nframe ? frame : sidx;
 	if (nframe)
@@ -735,6 +787,25 @@ static int find_index(const char *dir, char **out, bool *is_frame)
 	if (!nframe && !nsidx)
 		return -ENOENT;
 	return *out ? 0 : -ENOMEM;
+}
+
+static int count_frames(const char *path)
+{
+	char **v;
+	size_t n = 0;
+
+	if (arfs_group_frames(path, &v, &n))
+		return 0;
+	arfs_group_frames_free(v);
+	return (int)n;
+}
+
+bool arfs_group_is_set(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode) &&
+	       count_frames(path) > 1;
 }
 
 bool arfs_group_is_group(const char *path)
@@ -747,8 +818,9 @@ bool arfs_group_is_group(const char *path)
 	if (stat(path, &st))
 		return false;
 	if (S_ISREG(st.st_mode))
-		return has_suffix(path, ".sidx");
-	if (!S_ISDIR(st.st_mode))
+		return has_suffix(path, ".sidx") ||
+		       has_suffix(path, ".frame_idx");
+	if (!S_ISDIR(st.st_mode) || count_frames(path) > 1)
 		return false;
 	rc = find_index(path, &f, &frame);
 	free(f);
@@ -766,7 +838,8 @@ static int group_names(struct arfs_group *g, const char *path, bool is_file)
 	slash = strrchr(copy, '/');
 	if (is_file) {
 		base = slash ? slash + 1 : copy;
-		g->name = strndup(base, strlen(base) - strlen(".sidx"));
+		g->name = strndup(base, strlen(base) - strlen(
+			has_suffix(base, ".sidx") ? ".sidx" : ".frame_idx"));
 		if (slash)
 			*slash = 0;
 		g->dir = strdup(slash ? (*copy ? copy : "/") : ".");
@@ -797,7 +870,8 @@ int arfs_group_open(const char *path, struct arfs_group **out)
 	if (rc)
 		goto out_free;
 	if (is_file) {
-		if (!has_suffix(path, ".sidx")) {
+		is_frame = has_suffix(path, ".frame_idx");
+		if (!is_frame && !has_suffix(path, ".sidx")) {
 			rc = -ENOENT;
 			goto out_free;
 		}

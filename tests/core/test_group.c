@@ -222,6 +222,48 @@ static void test_row_count_mismatch(void **state)
 	done(dir);
 }
 
+/*
+ * A folder of several SFrames (a Turi model): not one group but a set,
+ * listed in name order; each .frame_idx opens as a group named by its
+ * prefix; the folder itself is refused with -EISDIR.
+ */
+static void test_model_folder(void **state)
+{
+	char dir[2048], path[4096], **frames;
+	struct arfs_group *g = NULL;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/turi/model_two_sframes", tu_fixtures());
+	assert_true(arfs_group_is_set(dir));
+	assert_false(arfs_group_is_group(dir));
+	assert_int_equal(arfs_group_open(dir, &g), -EISDIR);
+	assert_null(g);
+	assert_int_equal(arfs_group_frames(dir, &frames, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(frames[0], PREFIX ".frame_idx");
+	assert_string_equal(frames[1], "m_c1dc662e7b0ac347.frame_idx");
+	assert_null(frames[2]);
+	arfs_group_frames_free(frames);
+	snprintf(path, sizeof(path), "%s/" PREFIX ".frame_idx", dir);
+	assert_true(arfs_group_is_group(path));
+	assert_int_equal(arfs_group_open(path, &g), 0);
+	assert_string_equal(g->name, PREFIX);
+	assert_string_equal(g->dir, dir);
+	assert_int_equal(g->ncols, 12);
+	assert_int_equal(g->nrows, 11536);
+	arfs_group_free(g);
+	snprintf(path, sizeof(path), "%s/m_c1dc662e7b0ac347.frame_idx", dir);
+	assert_int_equal(arfs_group_open(path, &g), 0);
+	assert_int_equal(g->ncols, 3);
+	assert_int_equal(g->cols[1].type, ARFS_FT_IMAGE);
+	arfs_group_free(g);
+	/* one SFrame is a group, not a set */
+	snprintf(dir, sizeof(dir), "%s/turi/business.sf", tu_fixtures());
+	assert_false(arfs_group_is_set(dir));
+	assert_int_equal(arfs_group_frames(tu_fixtures(), &frames, &n),
+			 -ENOENT);
+}
+
 static void test_safe_name(void **state)
 {
 	assert_true(arfs_group_safe_name("m_x.0000"));
@@ -247,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_column_count_mismatch),
 		cmocka_unit_test(test_row_count_mismatch),
 		cmocka_unit_test(test_safe_name),
+		cmocka_unit_test(test_model_folder),
 	};
 
 	arfs_log_set_sink(quiet);
