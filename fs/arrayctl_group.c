@@ -12,6 +12,7 @@
  *   info GROUP         index files, segments, columns, rows, sizes
  *   import FILE.csv GROUP   build a new group from CSV (core/csv.c)
  *   export GROUP [FILE.csv] write the group as CSV (stdout by default)
+ *                      (both take --dialect turi: Turi's CSV rules)
  *   compact GROUP      rewrite segments without dead bytes
  *   convert --lz4 GROUP     rewrite with LZ4 blocks only (Turi's flags)
  *
@@ -352,8 +353,23 @@ static void print_summary(const char *csv, const char *group,
 	       secs > 0 ? (double)sum->csv_bytes / 1e6 / secs : 0);
 }
 
-/* import [--block-size N] [--segment-rows N] [--lz4|--no-compress]
- *        [--no-fsync] FILE.csv GROUP */
+/* --dialect rfc4180|turi: 0, or -1 after a message */
+static int parse_dialect(const char *s, enum arfs_csv_dialect *out)
+{
+	if (!strcmp(s, "turi"))
+		*out = ARFS_CSV_TURI;
+	else if (!strcmp(s, "rfc4180") || !strcmp(s, "rfc"))
+		*out = ARFS_CSV_RFC4180;
+	else {
+		fprintf(stderr, "arrayctl: --dialect: expected rfc4180 or "
+			"turi, got '%s'\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* import [--dialect D] [--block-size N] [--segment-rows N]
+ *        [--lz4|--no-compress] [--no-fsync] FILE.csv GROUP */
 static int cmd_import(int argc, char **argv)
 {
 	struct arfs_csv_import_opts o = { .progress = show_progress };
@@ -373,13 +389,16 @@ static int cmd_import(int argc, char **argv)
 			o.gw.compress = ARFS_GROUPW_NONE;
 		else if (!strcmp(argv[i], "--no-fsync"))
 			o.gw.no_fsync = true;
-		else
+		else if (!strcmp(argv[i], "--dialect") && i + 1 < argc) {
+			if (parse_dialect(argv[++i], &o.dialect))
+				return 2;
+		} else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: arrayctl import [--block-size BYTES] "
-			"[--segment-rows N] [--lz4|--no-compress] [--no-fsync] "
-			"FILE.csv GROUP\n");
+		fprintf(stderr, "usage: arrayctl import [--dialect rfc4180|turi] "
+			"[--block-size BYTES] [--segment-rows N] "
+			"[--lz4|--no-compress] [--no-fsync] FILE.csv GROUP\n");
 		return 2;
 	}
 	o.ctx = &p;
@@ -419,8 +438,15 @@ static int cmd_export(int argc, char **argv)
 	FILE *out = stdout;
 	int rc;
 
+	if (argc >= 2 && !strcmp(argv[0], "--dialect")) {
+		if (parse_dialect(argv[1], &o.dialect))
+			return 2;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 1 || argc > 2) {
-		fprintf(stderr, "usage: arrayctl export GROUP [FILE.csv]\n");
+		fprintf(stderr, "usage: arrayctl export [--dialect rfc4180|turi] "
+			"GROUP [FILE.csv]\n");
 		return 2;
 	}
 	if (argc == 2 && !(out = fopen(argv[1], "w")))
