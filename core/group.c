@@ -50,6 +50,52 @@ static int bad(const char *file, const char *fmt, const char *detail)
 	return -EUCLEAN;
 }
 
+/*
+ * An index of another version than 2 (GraphLab Create's version 1: one
+ * INI .sidx per column): refused, naming the file. -ENOTSUP.
+ */
+static int unsupported(const char *file, const char *version)
+{
+	arfs_log(ARFS_LOG_ERR, "%s: unsupported version %s (only SFrame "
+		 "version 2 is read; version 1 is GraphLab Create's older "
+		 "format, one INI index per column)", file, version);
+	return -ENOTSUP;
+}
+
+/*
+ * The [sarray] version of an INI index (version 1 files are INI), or
+ * NULL if text is not one: a static buffer.
+ */
+static const char *ini_version(const char *text, size_t len)
+{
+	static __thread char ver[24];
+	const char *p = text, *end = text + len, *nl;
+	bool in_sarray = false;
+	size_t n;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		while (p < nl && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < nl && *p == '[')
+			in_sarray = nl - p >= 8 && !memcmp(p, "[sarray]", 8);
+		else if (in_sarray && nl - p > 8 && !memcmp(p, "version=", 8)) {
+			n = (size_t)(nl - p - 8);
+			n = n < sizeof(ver) - 1 ? n : sizeof(ver) - 1;
+			memcpy(ver, p + 8, n);
+			while (n && (ver[n - 1] == '\r' || ver[n - 1] == ' '))
+				n--;
+			ver[n] = 0;
+			return ver;
+		}
+		if (nl == end)
+			break;
+	}
+	return NULL;
+}
+
 bool arfs_group_safe_name(const char *name)
 {
 	return name && *name && name[0] != '/' && !strchr(name, '/') &&
@@ -344,8 +390,12 @@ static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
 	if (!json_is_object(sa) || !json_u64(json_object_get(sa, "version"),
 					     &ver))
 		return bad(sx->file, "no sarray.version%s", NULL);
-	if (ver != 2)
-		return bad(sx->file, "sarray.version is not 2%s", NULL);
+	if (ver != 2) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRIu64, ver);
+		return unsupported(sx->file, v);
+	}
 	if (!json_u64(json_object_get(sa, "num_segments"), &sx->nsegs) ||
 	    sx->nsegs > 1u << 20)
 		return bad(sx->file, "bad sarray.num_segments%s", NULL);
@@ -397,6 +447,11 @@ static int load_sidx(const char *dir, const char *file, struct arfs_sidx *sx)
 		return rc == -ENOENT ? -EUCLEAN : rc;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && ini_version(text, len)) {
+		rc = unsupported(file, ini_version(text, len));
+		free(text);
+		return rc;
+	}
 	free(text);
 	if (!root) {
 		snprintf(pos, sizeof(pos), "offset %d (line %d): %s",
@@ -635,16 +690,18 @@ static int frame_columns(struct arfs_group *g, struct frame_ini *fi)
 		if (!fi->names[c] || !fi->files[c])
 			return bad(g->index_file, "column %s has no name or "
 				   "no file", fi->names[c] ? fi->names[c] : "?");
+		/* no ":N": column 0 (Turi's parse_v2_segment_filename), as
+		 * version 1 frames name one index per column */
 		colon = strrchr(fi->files[c], ':');
-		if (!colon)
-			return bad(g->index_file, "column file '%s' is not "
-				   "FILE.sidx:N", fi->files[c]);
-		*colon = 0;
-		errno = 0;
-		index = strtoull(colon + 1, &end, 10);
-		if (*end || errno || colon[1] < '0' || colon[1] > '9')
-			return bad(g->index_file, "bad column number in '%s'",
-				   fi->files[c]);
+		index = 0;
+		if (colon) {
+			*colon = 0;
+			errno = 0;
+			index = strtoull(colon + 1, &end, 10);
+			if (*end || errno || colon[1] < '0' || colon[1] > '9')
+				return bad(g->index_file, "bad column number "
+					   "in '%s'", fi->files[c]);
+		}
 		rc = plain_file(g, fi->files[c]);
 		if (!rc)
 			rc = group_sidx(g, fi->files[c], &si);

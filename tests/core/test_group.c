@@ -143,9 +143,53 @@ static void test_bad_segment_paths(void **state)
 	expect_bad_sidx("\"" PREFIX ".0000\"", "\"\"");
 }
 
+/* The last error message logged (a sink for arfs_log). */
+static char last_msg[1024];
+
+static void keep_msg(enum arfs_log_level level, const char *msg)
+{
+	(void)level;
+	snprintf(last_msg, sizeof(last_msg), "%s", msg);
+}
+
+/*
+ * GraphLab Create's version 1 (one INI .sidx per column, named by the
+ * .frame_idx without ":N"), and a JSON index of version 1: refused with
+ * -ENOTSUP and a message naming the file and the version.
+ */
+static void test_version_1(void **state)
+{
+	char *dir = fixture_copy(), path[4096];
+	struct arfs_group *g = NULL;
+	static const char v1[] =
+		"[sarray]\nversion=1\nnum_segments=1\ncontent_type=\n"
+		"block_size=65536\n[segment_files]\n0000=m_v1.0000\n"
+		"[segment_sizes]\n0000=11536\n";
+
+	arfs_log_set_sink(keep_msg);
+	snprintf(path, sizeof(path), "%s/m_v1.sidx", dir);
+	tu_writefile(path, v1, strlen(v1));
+	edit(dir, PREFIX ".frame_idx", PREFIX ".sidx:0", "m_v1.sidx");
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(dir, &g), -ENOTSUP);
+	assert_null(g);
+	assert_non_null(strstr(last_msg, "m_v1.sidx: unsupported version 1"));
+	/* the INI index opened on its own */
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(path, &g), -ENOTSUP);
+	assert_non_null(strstr(last_msg, "m_v1.sidx: unsupported version 1"));
+	done(dir);
+	dir = fixture_copy();
+	edit(dir, PREFIX ".sidx", "\"version\" : 2", "\"version\" : 1");
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(dir, &g), -ENOTSUP);
+	assert_non_null(strstr(last_msg, PREFIX ".sidx: unsupported version 1"));
+	done(dir);
+	arfs_log_set_sink(NULL);
+}
+
 static void test_bad_index(void **state)
 {
-	expect_bad_sidx("\"version\" : 2", "\"version\" : 1");
 	expect_bad_sidx("\"num_segments\" : 1", "\"num_segments\" : 2");
 	expect_bad_sidx("\"sarray\" : {", "\"sarray\" : [");
 	expect_bad_sidx("\"__type__\" : \"2\"", "\"__type__\" : \"12\"");
@@ -290,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_row_count_mismatch),
 		cmocka_unit_test(test_safe_name),
 		cmocka_unit_test(test_model_folder),
+		cmocka_unit_test(test_version_1),
 	};
 
 	arfs_log_set_sink(quiet);
