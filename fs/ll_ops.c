@@ -472,7 +472,8 @@ static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
  */
 static bool store_has_xattrs(void)
 {
-	return arfs_store_group_at(arfs_fs.store, 0) != NULL;
+	return arfs_store_group_at(arfs_fs.store, 0) ||
+	       arfs_store_set_at(arfs_fs.store, 0);
 }
 
 #define STATS_XATTR "user.arrayfs.stats"

@@ -109,9 +109,28 @@ def main():
     ml.check("store: mkdir in the model folder: EROFS", ok, e)
     ok, e = refused(lambda: os.rmdir(os.path.join(mnt, "model")))
     ml.check("store: rmdir of the model folder: EROFS", ok, e)
+    names = ["int", "float", "str", "vector", "list", "dict", "datetime",
+             "undefined", "image", "ndarray"]
+    p = frames[0]
+    col = os.path.join(mnt, "model", p, ref[p][0][0])
+    want = names[ref[p][0][1]].encode()
+    got = os.getxattr(col, "user.arrayfs.type")
+    ml.check("store: a column of a model's SFrame has its xattrs",
+             got == want, (got, want))
     ml.check("store: the other group stays writable",
              os.stat(os.path.join(mnt, "business")).st_mode & 0o200 != 0)
+
+    # a store holding only the model folder: xattrs still there
+    ml.check("unmount before the model-only store", m.umount() == 0)
+    only = os.path.join(tmp, "only")
+    os.makedirs(only)
+    os.rename(os.path.join(store, "model"), os.path.join(only, "model"))
+    m = ml.Mount(only, mnt, opts=("auto_unmount",))
+    got = os.getxattr(os.path.join(mnt, "model", p, ref[p][0][0]),
+                      "user.arrayfs.type")
+    ml.check("store of a model folder only: xattrs", got == want, got)
     ml.check("unmount", m.umount() == 0)
+    os.rename(os.path.join(only, "model"), os.path.join(store, "model"))
 
     # the model folder as the store
     m = ml.Mount(os.path.join(store, "model"), mnt, opts=("auto_unmount",))
