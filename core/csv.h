@@ -30,6 +30,12 @@
  * text form (textval.h) quoted, missing values as an empty field.
  * Importing an export gives the same columns, types and values.
  *
+ * Turi's dialect (ARFS_CSV_TURI, `--dialect turi`) reads and writes CSV
+ * as Turi Create's read_csv/export_csv do by default: backslash escapes
+ * inside quoted fields, "NA" as a missing value, quoted fields as strings,
+ * spaces around fields ignored; docs/FORMAT.md 3.2 lists every rule with
+ * its source. Importing a Turi-dialect export gives the same values too.
+ *
  * Thread safety: none needed; all state is in the arguments.
  */
 #ifndef ARFS_CSV_H
@@ -42,7 +48,13 @@
 
 #include "groupw.h"
 
+enum arfs_csv_dialect {
+	ARFS_CSV_RFC4180 = 0,	/* the default: RFC 4180, above */
+	ARFS_CSV_TURI = 1,	/* Turi Create's read_csv/export_csv */
+};
+
 struct arfs_csv_import_opts {
+	enum arfs_csv_dialect dialect;
 	struct arfs_groupw_opts gw;	/* block size, compression, fsync */
 	uint64_t segment_rows;		/* rows per segment; 0: 2^20 */
 	/* types given by column name instead of inferred (enum arfs_ftype,
@@ -79,6 +91,7 @@ int arfs_csv_import(const char *csv_path, const char *group_dir,
 void arfs_csv_summary_release(struct arfs_csv_summary *sum);
 
 struct arfs_csv_export_opts {
+	enum arfs_csv_dialect dialect;
 	unsigned threads;	/* formatting threads; 0: 1 */
 	/* called after each chunk of rows is written, in the caller's
 	 * threads but one at a time */

@@ -46,6 +46,7 @@ static const char usage_text[] =
 	"  import FILE.csv GROUP  new group from CSV (header row, inferred types;\n"
 	"                         --type NAME=TYPE fixes a column's type)\n"
 	"  export GROUP [FILE]    the group as CSV (stdout by default)\n"
+	"                         import/export --dialect turi: Turi's CSV rules\n"
 	"  compact GROUP          rewrite segments without dead blocks\n"
 	"  convert --lz4 GROUP    rewrite with LZ4 blocks (Turi's own flags)\n"
 	"\n"

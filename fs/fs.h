@@ -13,7 +13,9 @@
  *      group folder        number << 42
  *      column folder       number << 42 | (column + 1) << 20
  *      block file          number << 42 | (column + 1) << 20 | (block + 1)
- *    (arrays and groups share the number space; a group's columns are
+ *      set folder          number << 42          (a folder of SFrames; its
+ *                                                  groups have their own)
+ *    (arrays, groups and sets share the number space; a group's columns are
  *    < 2^21 and blocks of a column < 2^20 - 1; "block" counts in row order
  *    across segments.)
  *    docno ranges: 1.. allocated and kept in the sidecar; 2^40 + row for
@@ -50,6 +52,7 @@ enum arfs_node_kind {
 	ARFS_NODE_GROUP,
 	ARFS_NODE_COLUMN,
 	ARFS_NODE_BLOCK,
+	ARFS_NODE_SET,		/* a folder of several SFrames (a model) */
 };
 
 #define ARFS_COL_SHIFT 20
@@ -60,6 +63,7 @@ struct arfs_node {
 	enum arfs_node_kind kind;
 	struct arfs_store_array *arr; /* ARRAY, DOC */
 	struct arfs_store_group *grp; /* GROUP, COLUMN, BLOCK */
+	struct arfs_store_set *set;   /* SET */
 	uint64_t docno;               /* DOC: docno; group nodes: key */
 	struct arfs_node *hnext;      /* table chain, under table lock */
 	uint64_t nlookup;             /* under table lock */
@@ -101,6 +105,8 @@ struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 /* Same for group nodes: key 0 (group), ARFS_GROUP_KEY(col, blk + 1) ... */
 struct arfs_node *arfs_inode_ref_grp(enum arfs_node_kind kind,
 				     struct arfs_store_group *grp, uint64_t key);
+/* Same for the folder of a set of groups (a model). */
+struct arfs_node *arfs_inode_ref_set(struct arfs_store_set *set);
 /* Find without adding a lookup (NULL if unknown). */
 struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
 				  uint64_t docno);

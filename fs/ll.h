@@ -29,6 +29,8 @@ void arfs_maybe_reload(void);
 bool arfs_is_group_kind(enum arfs_node_kind k);
 /* A folder of a segment group, or the root of a single-group store. */
 bool arfs_in_group(struct arfs_node *dir);
+/* A group node, or folder in one, that takes no writes (EROFS). */
+bool arfs_node_ro(const struct arfs_node *n);
 /* Entry and attribute timeout the kernel gets for the node. */
 double arfs_node_timeout(const struct arfs_node *n);
 /* Current attributes of any node. */
