@@ -914,8 +914,13 @@ int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
 				  strlen(newname),
 				  flags & RENAME_NOREPLACE ? ARFS_PUT_EXCL : 0);
 	finish_unlink(target, rc);
-	if (!rc)
+	if (!rc) {
+		struct arfs_docattr none = { 0 };
+
 		folder_changed(arr);
+		/* a rename is a change of status: ctime now (nothing else) */
+		arfs_docarray_setattr(arr->da, newname, strlen(newname), &none, 0);
+	}
 	if (!rc && n) {
 		char *copy = strdup(newname);
 		pthread_mutex_lock(&n->lock);

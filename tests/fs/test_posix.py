@@ -244,9 +244,14 @@ def check_folder_times(arr):
              "folder's mtime and ctime", (d2.st_mtime_ns, d2.st_ctime_ns) ==
              (d.st_mtime_ns, d.st_ctime_ns), (ns(d), ns(d2)))
 
+    f0 = os.stat(n0)
     time.sleep(PAUSE)
     os.rename(n0, n1)
     d3 = os.stat(arr)
+    f1 = os.stat(n1)
+    ml.check("rename/00: a renamed file's ctime is newer, its mtime kept",
+             f1.st_ctime_ns > f0.st_ctime_ns and
+             f1.st_mtime_ns == f0.st_mtime_ns, (ns(f0), ns(f1)))
     ml.check("rename/23: renaming a file makes the folder's mtime and ctime "
              "newer", d3.st_mtime_ns > d2.st_mtime_ns and
              d3.st_ctime_ns > d2.st_ctime_ns, (ns(d2), ns(d3)))
