@@ -634,11 +634,15 @@ void arfs_doc_release(struct arfs_node *n)
 
 void arfs_doc_close(struct arfs_node *n)
 {
+	bool last;
+
 	pthread_mutex_lock(&n->lock);
-	if (n->orphan && n->opens <= 1)
-		n->orphan = false; /* this is the last open file */
+	last = n->orphan && n->opens <= 1; /* the last open file */
+	if (last)
+		n->orphan = false;
 	pthread_mutex_unlock(&n->lock);
-	wbuf_put(n);
+	if (last)
+		wbuf_put(n);
 }
 
 /* ---- create, unlink, rename ---- */
