@@ -53,6 +53,8 @@ struct arfs_docattr {
 	uint32_t mtime_nsec;
 	uint32_t mode;   /* permission bits only (07777) */
 	uint32_t uid, gid;
+	uint32_t atime_nsec, ctime_nsec;
+	int64_t atime_sec, ctime_sec;
 };
 
 /* Which fields arfs_docarray_setattr() changes. */
@@ -61,6 +63,7 @@ enum {
 	ARFS_ATTR_MODE = 2,
 	ARFS_ATTR_UID = 4,
 	ARFS_ATTR_GID = 8,
+	ARFS_ATTR_ATIME = 16,
 };
 
 struct arfs_docref {
@@ -140,13 +143,17 @@ typedef int (*arfs_src_fn)(void *ctx, void *dst, size_t len, uint64_t off);
 enum {
 	ARFS_PUT_FSYNC = 1, /* durable before return */
 	ARFS_PUT_EXCL = 2,  /* fail with -EEXIST if the document exists */
+	ARFS_PUT_MTIME = 4, /* attr gives only the time of the change */
 };
 
 /*
  * Create or replace document `name` with `size` bytes read from src. The
  * bytes are appended to body.bin, then the header row is written (the
- * commit point). attr: mtime/mode/uid/gid to record (docno and size are
- * ignored); NULL keeps the existing ones (or defaults for a new document).
+ * commit point). attr: mtime/atime/mode/uid/gid to record (docno, size
+ * and ctime are ignored; ctime becomes now); NULL keeps the existing ones
+ * (or defaults for a new document) and sets mtime and ctime to now. With
+ * ARFS_PUT_MTIME only attr's mtime is used, for mtime and ctime (a commit
+ * of writes made at that time); the rest is kept.
  * On return *out_attr (may be NULL) holds the committed attributes.
  */
 int arfs_docarray_put(struct arfs_docarray *da, const char *name,
@@ -168,7 +175,10 @@ int arfs_docarray_delete(struct arfs_docarray *da, const char *name,
 int arfs_docarray_rename(struct arfs_docarray *da, const char *old_name,
 			 size_t old_len, const char *new_name, size_t new_len,
 			 unsigned flags);
-/* Change attributes (mask of ARFS_ATTR_*); only the sidecar is written. */
+/*
+ * Change attributes (mask of ARFS_ATTR_*); ctime becomes now. Only the
+ * sidecar is written.
+ */
 int arfs_docarray_setattr(struct arfs_docarray *da, const char *name,
 			  size_t name_len, const struct arfs_docattr *attr,
 			  unsigned mask);

@@ -440,10 +440,19 @@ const char *arfs_store_path(const struct arfs_store *st)
 	return st->path;
 }
 
-struct timespec arfs_store_dir_mtime(struct arfs_store *st,
-				     const struct arfs_store_array *a)
+void arfs_store_dir_times(struct arfs_store *st,
+			  const struct arfs_store_array *a,
+			  struct timespec t[3])
 {
-	return file_mtime(st, a && *a->name ? a->name : "");
+	struct stat sb;
+
+	if (fstatat(st->dirfd, a && *a->name ? a->name : ".", &sb, 0)) {
+		memset(t, 0, 3 * sizeof(*t));
+		return;
+	}
+	t[0] = sb.st_atim;
+	t[1] = sb.st_mtim;
+	t[2] = sb.st_ctim;
 }
 
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i)
@@ -610,14 +619,21 @@ int arfs_store_column(struct arfs_store *st, struct arfs_store_group *sg,
 	return rc;
 }
 
-int arfs_store_set_mtime(struct arfs_store *st, struct arfs_store_array *a,
-			 struct timespec mtime)
+int arfs_store_set_times(struct arfs_store *st, struct arfs_store_array *a,
+			 struct timespec atime, struct timespec mtime)
 {
-	struct timespec ts[2] = { { 0, UTIME_OMIT }, mtime };
+	struct timespec ts[2] = { atime, mtime };
 
 	if (st->ro)
 		return -EROFS;
 	if (utimensat(st->dirfd, a && *a->name ? a->name : ".", ts, 0))
 		return -errno;
 	return 0;
+}
+
+int arfs_store_touch(struct arfs_store *st, struct arfs_store_array *a)
+{
+	struct timespec omit = { 0, UTIME_OMIT }, now = { 0, UTIME_NOW };
+
+	return arfs_store_set_times(st, a, omit, now);
 }

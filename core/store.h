@@ -82,9 +82,14 @@ void arfs_store_close(struct arfs_store *st);
 bool arfs_store_is_single(const struct arfs_store *st);
 bool arfs_store_read_only(const struct arfs_store *st);
 const char *arfs_store_path(const struct arfs_store *st);
-/* Current mtime of an array's directory (a == NULL: of STORE). */
-struct timespec arfs_store_dir_mtime(struct arfs_store *st,
-				     const struct arfs_store_array *a);
+/*
+ * Current times of an array's directory (a == NULL: of STORE), the times
+ * its folder shows: t[0] atime, t[1] mtime, t[2] ctime (all zero if the
+ * directory cannot be read).
+ */
+void arfs_store_dir_times(struct arfs_store *st,
+			  const struct arfs_store_array *a,
+			  struct timespec t[3]);
 
 /* Arrays in name order; index i < count. NULL past the end. */
 struct arfs_store_array *arfs_store_array_at(struct arfs_store *st, size_t i);
@@ -97,11 +102,18 @@ int arfs_store_mkarray(struct arfs_store *st, const char *name,
 /* Remove an empty array: -ENOTEMPTY when it has documents. */
 int arfs_store_rmarray(struct arfs_store *st, const char *name);
 /*
- * Set the modification time of an array's directory (a == NULL: the STORE
- * directory), on disk and as reported. Groups' times are not settable.
+ * Set the access and modification times of an array's directory (a ==
+ * NULL: the STORE directory), on disk and as reported; tv_nsec UTIME_OMIT
+ * leaves one as it is, UTIME_NOW sets the current time. Its ctime becomes
+ * now. Groups' times are not settable. -EROFS on a read-only store.
  */
-int arfs_store_set_mtime(struct arfs_store *st, struct arfs_store_array *a,
-			 struct timespec mtime);
+int arfs_store_set_times(struct arfs_store *st, struct arfs_store_array *a,
+			 struct timespec atime, struct timespec mtime);
+/*
+ * A document was created, removed or renamed in array a (NULL: a
+ * single-array store): its folder's mtime and ctime become now.
+ */
+int arfs_store_touch(struct arfs_store *st, struct arfs_store_array *a);
 
 /* Groups in name order; NULL past the end. */
 struct arfs_store_group *arfs_store_group_at(struct arfs_store *st, size_t i);

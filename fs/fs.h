@@ -75,7 +75,12 @@ struct arfs_node {
 	struct arfs_buf *wbuf;        /* pinned while writers or pending */
 	struct arfs_bufkey wkey;      /* wbuf's key */
 	bool pending, unlinked, fsync_next;
-	struct arfs_docattr pattr;    /* attributes of a pending document */
+	bool orphan;                  /* unlinked, wbuf kept for open files */
+	struct arfs_docattr pattr;    /* attributes of a document never
+				       * stored (pending, or unlinked while
+				       * pending) */
+	struct timespec wtime;        /* last change of wbuf not committed
+				       * yet (0: none), the mtime it shows */
 	uint64_t version, seen;       /* content version; version at last open */
 	struct arfs_docref gone;      /* DOC: its bytes when last deleted or
 				       * replaced, for files still open */

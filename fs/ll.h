@@ -41,7 +41,7 @@ void arfs_reply_entry(fuse_req_t req, struct arfs_node *n,
 /* fs/ll_dir.c: folders */
 
 void arfs_fill_dir_stat(struct stat *st, struct arfs_node *n);
-/* setattr of a folder: only the modification time is kept. */
+/* setattr of a folder: only the access and modification times are kept. */
 int arfs_dir_setattr(struct arfs_node *n, const struct stat *st, int to_set);
 void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode);
@@ -81,6 +81,9 @@ int arfs_doc_flush(struct arfs_node *n);
 int arfs_doc_fsync(struct arfs_node *n);
 /* a writer's close: commit (errors logged), drop the buffer if last */
 void arfs_doc_release(struct arfs_node *n);
+/* any close of a document, before its hold is dropped: the last close
+ * of an unlinked document frees the buffer kept for it */
+void arfs_doc_close(struct arfs_node *n);
 /* a new document, *out with one lookup added */
 int arfs_doc_create(fuse_req_t req, struct arfs_store_array *arr,
 		    const char *name, mode_t mode, struct arfs_node **out,

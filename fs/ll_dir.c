@@ -13,6 +13,8 @@
 
 void arfs_fill_dir_stat(struct stat *st, struct arfs_node *n)
 {
+	struct timespec t[3];
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = arfs_node_st_ino(n);
 	st->st_mode = S_IFDIR | (n->kind == ARFS_NODE_SET ? 0555 : 0755);
@@ -20,35 +22,41 @@ void arfs_fill_dir_stat(struct stat *st, struct arfs_node *n)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = ARFS_BLKSIZE;
-	st->st_mtim = arfs_store_dir_mtime(arfs_fs.store,
-					   n->kind == ARFS_NODE_ARRAY ? n->arr : NULL);
-	st->st_ctim = st->st_atim = st->st_mtim;
+	arfs_store_dir_times(arfs_fs.store,
+			     n->kind == ARFS_NODE_ARRAY ? n->arr : NULL, t);
+	st->st_atim = t[0];
+	st->st_mtim = t[1];
+	st->st_ctim = t[2];
 }
 
 /*
- * Folders keep only a modification time (on the array's directory, so
- * rsync -a can restore it); their mode and owner are the mount's.
+ * Folders keep their access and modification times on the array's
+ * directory (so rsync -a can restore them; its ctime is the folder's);
+ * their mode and owner are the mount's. Creating, removing and renaming
+ * documents moves mtime and ctime (arfs_store_touch()).
  */
 int arfs_dir_setattr(struct arfs_node *n, const struct stat *st,
 			 int to_set)
 {
-	struct arfs_docattr a;
-	struct timespec ts;
-	int rc = 0;
+	struct timespec at = { 0, UTIME_OMIT }, mt = { 0, UTIME_OMIT };
 
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		return -EISDIR;
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		return -EPERM;
-	if (arfs_attr_from_fuse(st, to_set & (FUSE_SET_ATTR_MTIME |
-					 FUSE_SET_ATTR_MTIME_NOW), &a)) {
-		ts.tv_sec = a.mtime_sec;
-		ts.tv_nsec = a.mtime_nsec;
-		rc = arfs_store_set_mtime(arfs_fs.store,
-					  n->kind == ARFS_NODE_ARRAY ? n->arr : NULL,
-					  ts);
-	}
-	return rc;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		at.tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		at = st->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		mt.tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		mt = st->st_mtim;
+	if (at.tv_nsec == UTIME_OMIT && mt.tv_nsec == UTIME_OMIT)
+		return 0;
+	return arfs_store_set_times(arfs_fs.store,
+				    n->kind == ARFS_NODE_ARRAY ? n->arr : NULL,
+				    at, mt);
 }
 
 /* ---- mkdir, rmdir ---- */
@@ -61,6 +69,10 @@ void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int rc;
 
+	if (strlen(name) > NAME_MAX) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	if (arfs_in_group(dir) || dir->kind == ARFS_NODE_SET) {
 		/* no new columns, no new SFrames in a model */
 		reply_err(req, arfs_node_ro(dir) || dir->kind == ARFS_NODE_SET ?
@@ -89,6 +101,10 @@ void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct arfs_node *dir = arfs_inode_get(parent);
 
+	if (strlen(name) > NAME_MAX) {
+		reply_err(req, -ENAMETOOLONG);
+		return;
+	}
 	if (arfs_in_group(dir) || dir->kind == ARFS_NODE_SET ||
 	    (dir->kind == ARFS_NODE_ROOT &&
 	     (arfs_store_find_group(arfs_fs.store, name) ||

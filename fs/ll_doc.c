@@ -41,8 +41,20 @@ void arfs_fill_doc_stat(struct stat *st, struct arfs_store_array *arr,
 	st->st_blksize = ARFS_BLKSIZE;
 	st->st_mtim.tv_sec = a->mtime_sec;
 	st->st_mtim.tv_nsec = a->mtime_nsec;
-	st->st_ctim = st->st_mtim;
-	st->st_atim = st->st_mtim;
+	st->st_atim.tv_sec = a->atime_sec;
+	st->st_atim.tv_nsec = a->atime_nsec;
+	st->st_ctim.tv_sec = a->ctime_sec;
+	st->st_ctim.tv_nsec = a->ctime_nsec;
+}
+
+/*
+ * A document that was never stored (pending, or unlinked while pending):
+ * its attributes are n->pattr and its bytes only in n->wbuf. Caller holds
+ * n->lock.
+ */
+static bool never_stored(const struct arfs_node *n)
+{
+	return n->pending || (n->unlinked && !n->gone.body && n->orphan);
 }
 
 /* Copy of node->name, or -ENOENT for an unlinked node. */
@@ -110,13 +122,16 @@ static struct arfs_buf *wbuf_pin_extra(struct arfs_node *n)
 	return buf;
 }
 
-/* Size from the node's write buffer, if it has one. */
-static void wbuf_size(struct arfs_node *n, uint64_t *size)
+/* Size from the node's write buffer, if it has one; *dirty (may be NULL)
+ * says whether it holds changes not committed yet. */
+static void wbuf_size(struct arfs_node *n, uint64_t *size, bool *dirty)
 {
 	struct arfs_buf *buf = wbuf_pin_extra(n);
 
 	if (buf) {
 		*size = arfs_buf_size(buf);
+		if (dirty)
+			*dirty = arfs_buf_dirty(buf);
 		arfs_bufpool_unpin(arfs_fs.pool, buf);
 	}
 }
@@ -129,29 +144,58 @@ static void wbuf_size(struct arfs_node *n, uint64_t *size)
  * looks gave the size before it, and the kernel kept that stale size for
  * the attribute timeout, cutting reads of the document short.
  */
-static int doc_attr(struct arfs_node *n, struct arfs_docattr *a)
+static int doc_attr(struct arfs_node *n, struct arfs_docattr *a,
+		    bool *unlinked)
 {
 	struct arfs_docref ref;
+	struct timespec wtime;
 	uint64_t size = UINT64_MAX;
-	bool pending;
+	bool own, dirty = false;
 	int rc;
 
-	wbuf_size(n, &size);
+	wbuf_size(n, &size, &dirty);
 	pthread_mutex_lock(&n->lock);
-	pending = n->pending;
-	if (pending)
+	own = never_stored(n);
+	if (own)
 		*a = n->pattr;
+	wtime = n->wtime;
+	*unlinked = n->unlinked;
 	pthread_mutex_unlock(&n->lock);
-	if (!pending) {
+	if (!own) {
 		rc = node_doc(n, &ref);
 		if (rc)
 			return rc;
 		*a = ref.attr;
 		arfs_docref_release(&ref);
 	}
+	/* Writes not committed yet: the time of the last one (the commit
+	 * records it, ARFS_PUT_MTIME). */
+	if (!own && dirty && wtime.tv_sec) {
+		a->mtime_sec = a->ctime_sec = wtime.tv_sec;
+		a->mtime_nsec = a->ctime_nsec = (uint32_t)wtime.tv_nsec;
+	}
 	if (size != UINT64_MAX)
 		a->size = size;
 	return 0;
+}
+
+/*
+ * The document's bytes changed now (a write, a truncate): its mtime and
+ * ctime, shown at once and recorded by the commit.
+ */
+static void mark_changed(struct arfs_node *n)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&n->lock);
+	if (never_stored(n)) {
+		n->pattr.mtime_sec = n->pattr.ctime_sec = ts.tv_sec;
+		n->pattr.mtime_nsec = n->pattr.ctime_nsec = (uint32_t)ts.tv_nsec;
+	} else {
+		n->wtime = ts;
+	}
+	pthread_mutex_unlock(&n->lock);
 }
 
 int arfs_doc_lookup(struct arfs_store_array *arr, const char *name,
@@ -182,12 +226,11 @@ int arfs_doc_lookup(struct arfs_store_array *arr, const char *name,
 	 * predate a commit that dropped the buffer since, and its size then
 	 * stays in the kernel for the attribute timeout and cuts reads short.
 	 */
-	rc = doc_attr(n, &ref.attr);
+	rc = arfs_doc_stat(n, st);
 	if (rc) {
 		arfs_inode_forget(n, 1);
 		return rc;
 	}
-	arfs_fill_doc_stat(st, arr, &ref.attr, n->docno);
 	*out = n;
 	return 0;
 }
@@ -242,6 +285,8 @@ static int wbuf_load(void *ctx, struct arfs_buf *buf)
 static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
+	struct arfs_docattr a = { 0 };
+	struct timespec wtime;
 	char name[NAME_MAX + 1];
 	unsigned flags = 0;
 	bool skip;
@@ -253,14 +298,24 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 		snprintf(name, sizeof(name), "%s", n->name);
 	if (n->fsync_next)
 		flags |= ARFS_PUT_FSYNC;
+	wtime = n->wtime;
 	pthread_mutex_unlock(&n->lock);
 	if (skip)
 		return 0; /* kept in the pinned buffer, or discarded */
+	if (wtime.tv_sec) {
+		a.mtime_sec = wtime.tv_sec;
+		a.mtime_nsec = (uint32_t)wtime.tv_nsec;
+		flags |= ARFS_PUT_MTIME;
+	}
 	rc = arfs_docarray_put(n->arr->da, name, strlen(name), buf_src, buf,
-			       arfs_buf_size(buf), NULL, flags, NULL);
+			       arfs_buf_size(buf), wtime.tv_sec ? &a : NULL,
+			       flags, NULL);
 	if (!rc) {
 		pthread_mutex_lock(&n->lock);
 		n->version++;
+		if (n->wtime.tv_sec == wtime.tv_sec &&
+		    n->wtime.tv_nsec == wtime.tv_nsec)
+			n->wtime.tv_sec = n->wtime.tv_nsec = 0;
 		pthread_mutex_unlock(&n->lock);
 	}
 	return rc;
@@ -324,7 +379,8 @@ static void wbuf_put(struct arfs_node *n)
 	struct arfs_buf *buf = NULL;
 
 	pthread_mutex_lock(&n->lock);
-	if (n->wbuf && !n->writers && !n->pending) {
+	if (n->wbuf && !n->writers && !n->pending &&
+	    !(n->orphan && n->opens)) {
 		buf = n->wbuf;
 		n->wbuf = NULL;
 	}
@@ -347,6 +403,9 @@ static int set_size(struct arfs_node *n, uint64_t size)
 	rc = wbuf_get(n, size > 0, &buf);
 	if (!rc)
 		rc = arfs_buf_truncate(buf, size);
+	/* ftruncate and open(O_TRUNC) come without a time: ours to set */
+	if (!rc)
+		mark_changed(n);
 	if (!rc && !n->writers)
 		rc = wbuf_flush(n, false);
 	wbuf_put(n);
@@ -359,13 +418,14 @@ static void now_attr(struct arfs_docattr *a)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	a->mtime_sec = ts.tv_sec;
-	a->mtime_nsec = (uint32_t)ts.tv_nsec;
+	a->mtime_sec = a->atime_sec = a->ctime_sec = ts.tv_sec;
+	a->mtime_nsec = a->atime_nsec = a->ctime_nsec = (uint32_t)ts.tv_nsec;
 }
 
 unsigned arfs_attr_from_fuse(const struct stat *st, int to_set,
 			       struct arfs_docattr *a)
 {
+	struct arfs_docattr now;
 	unsigned mask = 0;
 
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -380,13 +440,32 @@ unsigned arfs_attr_from_fuse(const struct stat *st, int to_set,
 		a->gid = st->st_gid;
 		mask |= ARFS_ATTR_GID;
 	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		now_attr(&now);
+		a->atime_sec = now.atime_sec;
+		a->atime_nsec = now.atime_nsec;
+		mask |= ARFS_ATTR_ATIME;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		a->atime_sec = st->st_atim.tv_sec;
+		a->atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+		mask |= ARFS_ATTR_ATIME;
+	}
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-		now_attr(a);
+		now_attr(&now);
+		a->mtime_sec = now.mtime_sec;
+		a->mtime_nsec = now.mtime_nsec;
 		mask |= ARFS_ATTR_MTIME;
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
 		a->mtime_sec = st->st_mtim.tv_sec;
 		a->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
 		mask |= ARFS_ATTR_MTIME;
+	}
+	if (mask) {
+		/* every change of status; arfs_docarray_setattr() does the
+		 * same for stored documents */
+		now_attr(&now);
+		a->ctime_sec = now.ctime_sec;
+		a->ctime_nsec = now.ctime_nsec;
 	}
 	return mask;
 }
@@ -400,7 +479,7 @@ static int set_attrs(struct arfs_node *n, const struct stat *st, int to_set)
 
 	memset(&a, 0, sizeof(a));
 	pthread_mutex_lock(&n->lock);
-	if (n->pending) {
+	if (never_stored(n)) {
 		a = n->pattr;
 		arfs_attr_from_fuse(st, to_set, &a);
 		n->pattr = a;
@@ -423,10 +502,13 @@ static int set_attrs(struct arfs_node *n, const struct stat *st, int to_set)
 int arfs_doc_stat(struct arfs_node *n, struct stat *st)
 {
 	struct arfs_docattr a;
-	int rc = doc_attr(n, &a);
+	bool unlinked;
+	int rc = doc_attr(n, &a, &unlinked);
 
 	if (!rc)
 		arfs_fill_doc_stat(st, n->arr, &a, n->docno);
+	if (!rc && unlinked)
+		st->st_nlink = 0; /* open, but no longer in any folder */
 	return rc;
 }
 
@@ -518,7 +600,11 @@ int arfs_doc_write(struct arfs_node *n, const char *data, size_t size,
 	struct arfs_buf *buf;
 	int rc = wbuf_get(n, true, &buf);
 
-	return rc ? rc : arfs_buf_write(buf, data, size, (uint64_t)off);
+	if (!rc)
+		rc = arfs_buf_write(buf, data, size, (uint64_t)off);
+	if (!rc)
+		mark_changed(n);
+	return rc;
 }
 
 int arfs_doc_flush(struct arfs_node *n)
@@ -546,6 +632,19 @@ void arfs_doc_release(struct arfs_node *n)
 	wbuf_put(n);
 }
 
+void arfs_doc_close(struct arfs_node *n)
+{
+	bool last;
+
+	pthread_mutex_lock(&n->lock);
+	last = n->orphan && n->opens <= 1; /* the last open file */
+	if (last)
+		n->orphan = false;
+	pthread_mutex_unlock(&n->lock);
+	if (last)
+		wbuf_put(n);
+}
+
 /* ---- create, unlink, rename ---- */
 
 static void ctx_attr(fuse_req_t req, mode_t mode, struct arfs_docattr *a)
@@ -557,6 +656,20 @@ static void ctx_attr(fuse_req_t req, mode_t mode, struct arfs_docattr *a)
 	a->mode = mode & 07777 & ~ctx->umask;
 	a->uid = ctx->uid;
 	a->gid = ctx->gid;
+}
+
+/*
+ * A document was created, removed or renamed in arr: the folder's mtime
+ * and ctime move, as a directory's do. A failure (the array directory
+ * not ours to touch) changes nothing else and is only logged.
+ */
+static void folder_changed(struct arfs_store_array *arr)
+{
+	int rc = arfs_store_touch(arfs_fs.store, arr);
+
+	if (rc)
+		arfs_log(ARFS_LOG_DEBUG, "%s: folder times not updated: %s",
+			 arr->name, strerror(-rc));
 }
 
 /* A document whose name does not fit a header row: kept by the daemon. */
@@ -609,6 +722,8 @@ int arfs_doc_create(fuse_req_t req, struct arfs_store_array *arr,
 	else if (!rc)
 		rc = arfs_doc_lookup(arr, name, out, st);
 	if (!rc)
+		folder_changed(arr);
+	if (!rc)
 		rc = arfs_node_stat(*out, st);
 	return rc;
 }
@@ -657,6 +772,9 @@ static void finish_unlink(struct arfs_node *n, int rc)
 		n->gone.body = NULL;
 	} else {
 		n->unlinked = true;
+		/* writes not committed live in the buffer: kept for files
+		 * still open */
+		n->orphan = n->wbuf && n->opens;
 	}
 	pthread_mutex_unlock(&n->lock);
 	arfs_docref_release(&old);
@@ -666,6 +784,8 @@ static int unlink_pending(struct arfs_node *p)
 {
 	pthread_mutex_lock(&p->lock);
 	p->unlinked = true;
+	/* its bytes are only in the buffer: kept for files still open */
+	p->orphan = p->opens > 0;
 	pthread_mutex_unlock(&p->lock);
 	arfs_inode_set_pending(p, false);
 	wbuf_put(p);
@@ -679,11 +799,15 @@ int arfs_doc_unlink(struct arfs_store_array *arr, const char *name)
 	int rc;
 
 	p = arfs_inode_pending(arr, name);
-	if (p)
-		return unlink_pending(p);
-	n = node_to_unlink(arr, name);
-	rc = arfs_docarray_delete(arr->da, name, strlen(name));
-	finish_unlink(n, rc);
+	if (p) {
+		rc = unlink_pending(p);
+	} else {
+		n = node_to_unlink(arr, name);
+		rc = arfs_docarray_delete(arr->da, name, strlen(name));
+		finish_unlink(n, rc);
+	}
+	if (!rc)
+		folder_changed(arr);
 	return rc;
 }
 
@@ -771,6 +895,8 @@ int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
 	if (p) {
 		rc = rename_pending(p, newname, flags);
 		arfs_inode_forget(p, 1);
+		if (!rc)
+			folder_changed(arr);
 		return rc;
 	}
 	rc = arfs_docarray_lookup(arr->da, name, strlen(name), &ref);
@@ -792,6 +918,13 @@ int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
 				  strlen(newname),
 				  flags & RENAME_NOREPLACE ? ARFS_PUT_EXCL : 0);
 	finish_unlink(target, rc);
+	if (!rc) {
+		struct arfs_docattr none = { 0 };
+
+		folder_changed(arr);
+		/* a rename is a change of status: ctime now (nothing else) */
+		arfs_docarray_setattr(arr->da, newname, strlen(newname), &none, 0);
+	}
 	if (!rc && n) {
 		char *copy = strdup(newname);
 		pthread_mutex_lock(&n->lock);

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -113,6 +114,18 @@ void arfs_reply_entry(fuse_req_t req, struct arfs_node *n,
 	fuse_reply_entry(req, &e);
 }
 
+/*
+ * Names longer than NAME_MAX (the kernel passes up to 1024 bytes) are
+ * refused by every call that takes a name, whatever the key length.
+ */
+static bool too_long(fuse_req_t req, const char *name)
+{
+	if (strlen(name) <= NAME_MAX)
+		return false;
+	reply_err(req, -ENAMETOOLONG);
+	return true;
+}
+
 /* ---- lookup, getattr, forget ---- */
 
 static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -124,6 +137,8 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int rc;
 
+	if (too_long(req, name))
+		return;
 	arfs_maybe_reload();
 	if (arr) {
 		rc = arfs_doc_lookup(arr, name, &n, &st);
@@ -314,6 +329,8 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 	} else if ((fi->flags & O_ACCMODE) != O_RDONLY) {
 		arfs_doc_release(n);
 	}
+	if (n->kind == ARFS_NODE_DOC)
+		arfs_doc_close(n);
 	if (n->kind == ARFS_NODE_BLOCK)
 		arfs_grp_unpin(fi->fh);
 	arfs_inode_unhold(n);
@@ -345,6 +362,8 @@ static void arfs_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_node *n;
 	int rc;
 
+	if (too_long(req, name))
+		return;
 	rc = do_create(req, parent, name, mode, &n, &e.attr);
 	if (rc) {
 		reply_err(req, rc);
@@ -370,8 +389,11 @@ static void arfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct stat st;
 	struct arfs_node *n;
-	int rc = do_create(req, parent, name, mode, &n, &st);
+	int rc;
 
+	if (too_long(req, name))
+		return;
+	rc = do_create(req, parent, name, mode, &n, &st);
 	if (rc)
 		reply_err(req, rc);
 	else
@@ -383,6 +405,8 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct arfs_node *dir = arfs_inode_get(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
+	if (too_long(req, name))
+		return;
 	if (arr)
 		reply_err(req, arfs_doc_unlink(arr, name));
 	else if (arfs_in_group(dir) && !arfs_node_ro(dir))
@@ -400,6 +424,8 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_store_array *arr = arfs_dir_array(arfs_inode_get(parent));
 	struct arfs_store_array *to = arfs_dir_array(arfs_inode_get(newparent));
 
+	if (too_long(req, name) || too_long(req, newname))
+		return;
 	if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
 		return;
@@ -435,12 +461,16 @@ static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
 	/* A document has exactly one name; groups are read-only. */
+	if (too_long(req, newname))
+		return;
 	reply_err(req, arfs_in_group(arfs_inode_get(newparent)) ? -EROFS : -EPERM);
 }
 
 static void arfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
+	if (too_long(req, name))
+		return;
 	reply_err(req, arfs_in_group(arfs_inode_get(parent)) ? -EROFS : -EPERM);
 }
 

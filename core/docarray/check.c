@@ -74,10 +74,10 @@ int arfs_docarray_check(const char *dir, unsigned key_length,
 		problems++;
 	}
 	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR &&
-	    ((uint64_t)da->st_s.st_size - ARFS_SIDECAR_HDR) % ARFS_SIDECAR_REC) {
+	    ((uint64_t)da->st_s.st_size - ARFS_SIDECAR_HDR) % da->srec) {
 		snprintf(msg, sizeof(msg), "%s/" ARFS_SIDECAR_NAME ": size %lld "
-			 "is not the 32-byte header plus whole 32-byte records",
-			 dir, (long long)da->st_s.st_size);
+			 "is not the 32-byte header plus whole %u-byte records",
+			 dir, (long long)da->st_s.st_size, da->srec);
 		report(ctx, msg);
 		problems++;
 	}

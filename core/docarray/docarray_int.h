@@ -6,7 +6,9 @@
  * Files in the array directory (byte layouts in docs/FORMAT.md):
  *   header.bin    rows of key_length UTF-32LE code units + 3 x int64 (p,r,e)
  *   body.bin      document bytes back to back; append-only for us
- *   arrayfs.meta  our sidecar: one 32-byte record per header row
+ *   arrayfs.meta  our sidecar: one 64-byte record per header row (32 in
+ *                 version 1, read as it is by read-only opens, upgraded
+ *                 by the first read-write open)
  *
  * Commit rule: body bytes first (appended at the end of body.bin, never at
  * the position DocArray computes from the last row), then the sidecar
@@ -61,9 +63,10 @@
 
 #define ARFS_MAX_KEY_LENGTH 1024
 #define ARFS_SIDECAR_MAGIC "ARFSMETA"
-#define ARFS_SIDECAR_VERSION 1
+#define ARFS_SIDECAR_VERSION 2
 #define ARFS_SIDECAR_HDR 32
-#define ARFS_SIDECAR_REC 32
+#define ARFS_SIDECAR_REC 64    /* version 2, the one written */
+#define ARFS_SIDECAR_REC_V1 32 /* version 1: no atime, no ctime */
 /* Documents with no sidecar record get docno DEFAULT_DOCNO_BASE + row. */
 #define ARFS_DEFAULT_DOCNO_BASE (UINT64_C(1) << 40)
 #define ARFS_PAGE 4096
@@ -110,6 +113,8 @@ struct arfs_docarray {
 	bool ro;
 	unsigned K;
 	size_t rowsize;
+	unsigned srec; /* record size of the open sidecar (version 1 only
+			* in read-only handles) */
 	/* Under lock: */
 	struct arfs_body *body;
 	const uint8_t *hmap;
@@ -188,6 +193,7 @@ struct timespec da_dir_time_save(int dirfd);
 void da_dir_time_restore(int dirfd, struct timespec mtime);
 int da_sidecar_create(struct arfs_docarray *da);
 int da_sidecar_key_length(struct arfs_docarray *da);
+int da_sidecar_upgrade(struct arfs_docarray *da);
 
 /* compact.c */
 int da_compact_recover(struct arfs_docarray *da, bool *use_compact);

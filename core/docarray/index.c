@@ -296,7 +296,7 @@ int da_index_build(struct arfs_docarray *da, uint64_t body_size)
 			 " corrupt rows left out", da->dir, da->bad_rows);
 	da->next_docno = 1;
 	for (r = 0; r < da->srecs; r++) {
-		docno = get_le64(da->smap + ARFS_SIDECAR_HDR + r * ARFS_SIDECAR_REC);
+		docno = get_le64(da->smap + ARFS_SIDECAR_HDR + r * da->srec);
 		if (docno < ARFS_DEFAULT_DOCNO_BASE && docno >= da->next_docno)
 			da->next_docno = docno + 1;
 	}

@@ -45,6 +45,7 @@ static int choose_key_length(struct arfs_docarray *da, unsigned want)
 {
 	int K = ARFS_DEFAULT_KEY_LENGTH;
 
+	da->srec = ARFS_SIDECAR_REC;
 	if (da->sfd >= 0) {
 		K = da_sidecar_key_length(da);
 		if (K < 0)
@@ -88,7 +89,7 @@ static int header_whole_rows(struct arfs_docarray *da, uint64_t *hsize)
 	if (size == *hsize)
 		return 0;
 	if (da->sfd < 0 || (uint64_t)da->st_s.st_size <
-	    ARFS_SIDECAR_HDR + (rows + 1) * ARFS_SIDECAR_REC) {
+	    ARFS_SIDECAR_HDR + (rows + 1) * da->srec) {
 		arfs_log(ARFS_LOG_ERR, "%s/header.bin: size %" PRIu64 " is not "
 			 "a multiple of the row size %zu (key length %u)",
 			 da->dir, size, da->rowsize, da->K);
@@ -131,6 +132,8 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 	if (da->sfd < 0 && da->sfd != -ENOENT)
 		return da->sfd;
 	rc = choose_key_length(da, want_K);
+	if (!rc && !da->ro && da->srec != ARFS_SIDECAR_REC)
+		rc = da_sidecar_upgrade(da);
 	if (rc)
 		return rc;
 	if (fstat(bfd, &da->st_b) || fstat(da->hfd, &da->st_h) ||
@@ -152,7 +155,7 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 		return rc;
 	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR) {
 		da->srecs = ((uint64_t)da->st_s.st_size - ARFS_SIDECAR_HDR) /
-			    ARFS_SIDECAR_REC;
+			    da->srec;
 		rc = da_remap(da->sfd, &da->smap, &da->smap_cap,
 			   (uint64_t)da->st_s.st_size);
 		if (rc)

@@ -132,21 +132,38 @@ static int copy_in(struct arfs_docarray *da, arfs_src_fn src, void *ctx,
 	return rc;
 }
 
-static void merge_attr(struct arfs_docattr *a, const struct arfs_docattr *in)
+/*
+ * The attributes a put records: a holds the current ones (or defaults for
+ * a new document, fresh); see arfs_docarray_put() for what `in` changes.
+ */
+static void merge_attr(struct arfs_docattr *a, const struct arfs_docattr *in,
+		       unsigned flags, bool fresh)
 {
 	struct timespec now;
 
+	clock_gettime(CLOCK_REALTIME, &now);
+	a->ctime_sec = now.tv_sec;
+	a->ctime_nsec = (uint32_t)now.tv_nsec;
 	if (!in) {
-		clock_gettime(CLOCK_REALTIME, &now);
 		a->mtime_sec = now.tv_sec;
 		a->mtime_nsec = (uint32_t)now.tv_nsec;
+	} else if (flags & ARFS_PUT_MTIME) {
+		a->mtime_sec = a->ctime_sec = in->mtime_sec;
+		a->mtime_nsec = a->ctime_nsec = in->mtime_nsec;
+	} else {
+		a->mtime_sec = in->mtime_sec;
+		a->mtime_nsec = in->mtime_nsec;
+		a->atime_sec = in->atime_sec;
+		a->atime_nsec = in->atime_nsec;
+		a->mode = in->mode & 07777;
+		a->uid = in->uid;
+		a->gid = in->gid;
 		return;
 	}
-	a->mtime_sec = in->mtime_sec;
-	a->mtime_nsec = in->mtime_nsec;
-	a->mode = in->mode & 07777;
-	a->uid = in->uid;
-	a->gid = in->gid;
+	if (fresh) {
+		a->atime_sec = a->mtime_sec;
+		a->atime_nsec = a->mtime_nsec;
+	}
 }
 
 /* Append a new row for raw with extents ext. Caller holds commit. */
@@ -220,7 +237,7 @@ int arfs_docarray_put(struct arfs_docarray *da, const char *name,
 		da_default_attr(da, 0, &a);
 		a.docno = da->next_docno;
 	}
-	merge_attr(&a, attr);
+	merge_attr(&a, attr, flags, s == NULL);
 	start = da->body_end;
 	/*
 	 * A corrupt row whose extents end past body.bin is left out; growing
@@ -301,6 +318,7 @@ int arfs_docarray_setattr(struct arfs_docarray *da, const char *name,
 	uint8_t raw[ARFS_MAX_KEY_LENGTH * 4];
 	struct arfs_docattr a;
 	struct arfs_slot *s;
+	struct timespec now;
 	int rc;
 
 	if (da->ro)
@@ -321,6 +339,13 @@ int arfs_docarray_setattr(struct arfs_docarray *da, const char *name,
 		a.uid = attr->uid;
 	if (mask & ARFS_ATTR_GID)
 		a.gid = attr->gid;
+	if (mask & ARFS_ATTR_ATIME) {
+		a.atime_sec = attr->atime_sec;
+		a.atime_nsec = attr->atime_nsec;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	a.ctime_sec = now.tv_sec;
+	a.ctime_nsec = (uint32_t)now.tv_nsec;
 	rc = da_write_record(da, s->data, &a);
 	da_note_own_write(da);
 out_unlock:

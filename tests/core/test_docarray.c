@@ -1030,6 +1030,126 @@ static void test_docno_stable(void **state)
 	free(dir);
 }
 
+
+/*
+ * atime is kept and set only when asked; ctime becomes now at every
+ * setattr and put, whatever mtime is set to.
+ */
+static void test_atime_ctime(void **state)
+{
+	char *dir = copy_fixture("basic");
+	struct arfs_docarray *da = open_da(dir, 36, false);
+	struct arfs_docattr a = { .atime_sec = 100000000, .atime_nsec = 7,
+				  .mtime_sec = 200000000, .mtime_nsec = 9 }, got;
+	time_t t0 = time(NULL);
+
+	assert_int_equal(arfs_docarray_setattr(da, "b", 1, &a,
+					       ARFS_ATTR_ATIME | ARFS_ATTR_MTIME), 0);
+	a.atime_sec = 1;
+	assert_int_equal(arfs_docarray_setattr(da, "c", 1, &a, ARFS_ATTR_MODE), 0);
+	arfs_docarray_close(da);
+	da = open_da(dir, 36, true);
+	get_attr(da, "b", &got);
+	assert_int_equal(got.atime_sec, 100000000);
+	assert_int_equal(got.atime_nsec, 7);
+	assert_int_equal(got.mtime_sec, 200000000);
+	assert_int_equal(got.mtime_nsec, 9);
+	assert_true(got.ctime_sec >= t0);
+	get_attr(da, "c", &got);
+	assert_true(got.atime_sec != 1);
+	assert_true(got.ctime_sec >= t0);
+	arfs_docarray_close(da);
+	/* A replace keeps atime; ARFS_PUT_MTIME stamps mtime and ctime. */
+	da = open_da(dir, 36, false);
+	a.mtime_sec = 300000000;
+	a.mtime_nsec = 11;
+	assert_int_equal(arfs_docarray_put(da, "b", 1, NULL, NULL, 0, &a,
+					   ARFS_PUT_MTIME, &got), 0);
+	assert_int_equal(got.mtime_sec, 300000000);
+	assert_int_equal(got.ctime_sec, 300000000);
+	assert_int_equal(got.ctime_nsec, 11);
+	assert_int_equal(got.atime_sec, 100000000);
+	/* A new document starts with atime = mtime = ctime. */
+	assert_int_equal(arfs_docarray_put_mem(da, "new", 3, "n", 1, NULL, 0), 0);
+	get_attr(da, "new", &got);
+	assert_int_equal(got.atime_sec, got.mtime_sec);
+	assert_int_equal(got.atime_nsec, got.mtime_nsec);
+	assert_int_equal(got.ctime_sec, got.mtime_sec);
+	assert_true(got.mtime_sec >= t0);
+	arfs_docarray_close(da);
+	assert_int_equal(run_check(dir, 36), 0);
+	free(dir);
+}
+
+/* A version 1 sidecar: read as it is read-only, upgraded read-write. */
+static void test_sidecar_v1(void **state)
+{
+	char *dir = copy_fixture("basic");
+	uint8_t hdr[32] = "ARFSMETA", rec[32], v[4];
+	struct arfs_docarray *da;
+	struct arfs_docattr got;
+	struct model m;
+	char *p = path_in(dir, ARFS_SIDECAR_NAME);
+	FILE *f = fopen(p, "wb");
+	int i;
+
+	assert_non_null(f);
+	put_le32(hdr + 8, 1);
+	put_le32(hdr + 12, 36);
+	assert_int_equal(fwrite(hdr, 1, 32, f), 32);
+	for (i = 0; i < 5; i++) {
+		put_le64(rec, 100 + (uint64_t)i);
+		put_le64(rec + 8, 1000 + (uint64_t)i);
+		put_le32(rec + 16, 5);
+		put_le32(rec + 20, 0600);
+		put_le32(rec + 24, 7);
+		put_le32(rec + 28, 8);
+		assert_int_equal(fwrite(rec, 1, 32, f), 32);
+	}
+	assert_int_equal(fwrite(rec, 1, 12, f), 12); /* a partial record */
+	fclose(f);
+	free(p);
+	model_fixture(&m, "basic");
+
+	da = open_da(dir, 36, true);
+	get_attr(da, "c", &got);
+	assert_int_equal(got.docno, 102);
+	assert_int_equal(got.mtime_sec, 1002);
+	assert_int_equal(got.atime_sec, 1002);
+	assert_int_equal(got.ctime_sec, 1002);
+	assert_int_equal(got.mode, 0600);
+	arfs_docarray_close(da);
+	assert_int_equal(fsize(dir, ARFS_SIDECAR_NAME), 32 + 5 * 32 + 12);
+
+	da = open_da(dir, 36, false);
+	assert_int_equal(fsize(dir, ARFS_SIDECAR_NAME), 32 + 5 * 64);
+	get_attr(da, "e", &got);
+	assert_int_equal(got.docno, 104);
+	assert_int_equal(got.mtime_sec, 1004);
+	assert_int_equal(got.mtime_nsec, 5);
+	assert_int_equal(got.atime_sec, 1004);
+	assert_int_equal(got.atime_nsec, 5);
+	assert_int_equal(got.uid, 7);
+	assert_int_equal(got.gid, 8);
+	put_str(da, &m, "f", "foxtrot\n");
+	get_attr(da, "f", &got);
+	assert_int_equal(got.docno, 105);
+	arfs_docarray_close(da);
+	p = path_in(dir, ARFS_SIDECAR_NAME);
+	f = fopen(p, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 8, SEEK_SET), 0);
+	assert_int_equal(fread(v, 1, 4, f), 4);
+	assert_int_equal(get_le32(v), 2);
+	fclose(f);
+	free(p);
+	assert_false(exists(dir, ARFS_SIDECAR_NAME ".tmp"));
+	assert_int_equal(run_check(dir, 36), 0);
+	verify(dir, 36, &m);
+	model_free(&m);
+	free(dir);
+}
+
 /* ---- compaction ---- */
 
 static void attrs_snapshot(const char *dir, unsigned K,
@@ -1475,7 +1595,7 @@ static void test_bad_sidecar(void **state)
 	get_attr(da, "b", &a0);
 	arfs_docarray_close(da);
 	len = fsize(dir, ARFS_SIDECAR_NAME);
-	assert_int_equal(len, 32 + 5 * 32);
+	assert_int_equal(len, 32 + 5 * 64);
 	truncate_file(dir, ARFS_SIDECAR_NAME, len - 12);
 	assert_int_equal(run_check(dir, 36), 1);
 	da = open_da(dir, 36, false);
@@ -2152,6 +2272,8 @@ int main(void)
 		cmocka_unit_test(test_rename_over),
 		cmocka_unit_test(test_excl),
 		cmocka_unit_test(test_setattr),
+		cmocka_unit_test(test_atime_ctime),
+		cmocka_unit_test(test_sidecar_v1),
 		cmocka_unit_test(test_docno_stable),
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_name_too_long),

@@ -60,6 +60,13 @@ put("sidecar", "six", hdr(36) + b"".join(rec(i + 1, 0o644) for i in range(6)))
 put("sidecar", "cut", hdr(36) + rec(1, 0o600) + rec(2, 0o755)[:20])
 put("sidecar", "k8", hdr(8) + rec(3, 0o644))
 put("sidecar", "header-only", hdr(36))
+# version 2: 64-byte records (atime, ctime, reserved after the version 1 part)
+hdr2 = lambda k: b"ARFSMETA" + struct.pack("<II", 2, k) + b"\0" * 16
+rec2 = lambda docno, mode: (rec(docno, mode) +
+                            struct.pack("<qIIq", 1600000000, 7, 9, 1700000001) +
+                            b"\0" * 8)
+put("sidecar", "v2-six", hdr2(36) + b"".join(rec2(i + 1, 0o644) for i in range(6)))
+put("sidecar", "v2-cut", hdr2(36) + rec2(1, 0o600) + rec2(2, 0o755)[:40])
 
 # ---- segment groups ----
 sf = os.path.join(fix, "turi", "business.sf")
