@@ -54,6 +54,13 @@ void arfs_maybe_reload(void)
 			arfs_log(ARFS_LOG_WARNING, "%s: reload failed", a->name);
 }
 
+/* name in dir is the views folder (not an entry of the store). */
+bool arfs_views_name(struct arfs_node *dir, const char *name)
+{
+	return dir->kind == ARFS_NODE_ROOT && arfs_fs.views != ARFS_VIEWS_OFF &&
+	       !strcmp(name, ".views") && !arfs_dir_array(dir);
+}
+
 bool arfs_is_group_kind(enum arfs_node_kind k)
 {
 	return k == ARFS_NODE_GROUP || k == ARFS_NODE_COLUMN ||
@@ -67,14 +74,21 @@ bool arfs_in_group(struct arfs_node *dir)
 	       (dir->kind == ARFS_NODE_ROOT && arfs_grp_root());
 }
 
-/* Writable groups are not cached by the kernel: a commit renumbers. */
+/*
+ * Writable groups are not cached by the kernel: a commit renumbers. View
+ * files follow their group's commits, so their sizes are not cached.
+ */
 double arfs_node_timeout(const struct arfs_node *n)
 {
+	if (n->kind == ARFS_NODE_VFILE)
+		return 0;
 	return arfs_is_group_kind(n->kind) && !arfs_fs.ro ? 0 : arfs_fs.timeout;
 }
 
 int arfs_node_stat(struct arfs_node *n, struct stat *st)
 {
+	if (arfs_views_kind(n->kind))
+		return arfs_views_stat(n, 0, st);
 	if (arfs_is_group_kind(n->kind))
 		return arfs_grp_stat_node(n, 0, st);
 	if (n->kind != ARFS_NODE_DOC) {
@@ -108,7 +122,9 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	arfs_maybe_reload();
-	if (arr) {
+	if (arfs_views_kind(dir->kind)) {
+		rc = arfs_views_lookup(dir, name, &n, &st);
+	} else if (arr) {
 		rc = arfs_doc_lookup(arr, name, &n, &st);
 	} else if (arfs_in_group(dir)) {
 		rc = arfs_grp_lookup(dir, name, &n, &st);
@@ -124,6 +140,14 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			arfs_fill_dir_stat(&st, n);
 	} else {
 		rc = -ENOENT;
+	}
+	/* the views folder, unless the store shows that name itself */
+	if (dir->kind == ARFS_NODE_ROOT && !strcmp(name, ".views") &&
+	    (rc == 0 || rc == -ENOENT)) {
+		if (!rc)
+			arfs_views_root_lookup(true, NULL, NULL);
+		else
+			rc = arfs_views_root_lookup(false, &n, &st);
 	}
 	if (rc)
 		reply_err(req, rc);
@@ -160,6 +184,8 @@ static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 	 */
 	if (fi && n->kind == ARFS_NODE_BLOCK)
 		rc = arfs_grp_stat_node(n, fi->fh, &st);
+	else if (fi && n->kind == ARFS_NODE_VFILE)
+		rc = arfs_views_stat(n, fi->fh, &st);
 	else
 		rc = arfs_node_stat(n, &st);
 	if (rc)
@@ -177,7 +203,9 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc;
 
-	if (arfs_is_group_kind(n->kind))
+	if (arfs_views_kind(n->kind))
+		rc = -EROFS;
+	else if (arfs_is_group_kind(n->kind))
 		rc = arfs_fs.ro ? -EROFS : arfs_grp_setattr(n, attr, to_set);
 	else if (n->kind == ARFS_NODE_DOC)
 		rc = arfs_doc_setattr(n, attr, to_set);
@@ -197,11 +225,24 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct arfs_node *n = arfs_inode_get(ino);
+	int rc;
 
+	if (arfs_views_kind(n->kind)) {
+		rc = arfs_views_open(n, fi);
+		if (rc) {
+			reply_err(req, rc);
+			return;
+		}
+		arfs_inode_hold(n);
+		if (fuse_reply_open(req, fi) == -ENOENT) {
+			arfs_views_release(fi->fh);
+			arfs_inode_unhold(n);
+		}
+		return;
+	}
 	if (n->kind == ARFS_NODE_BLOCK) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-			int rc = arfs_fs.ro ? -EROFS : arfs_grp_open(n, fi->flags);
-
+			rc = arfs_fs.ro ? -EROFS : arfs_grp_open(n, fi->flags);
 			if (rc) {
 				reply_err(req, rc);
 				return;
@@ -228,6 +269,12 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
+	if (n->kind == ARFS_NODE_VFILE) {
+		rc = arfs_views_read(req, fi->fh, size, off);
+		if (rc)
+			reply_err(req, rc);
+		return;
+	}
 	if (n->kind != ARFS_NODE_BLOCK) {
 		arfs_doc_read(req, n, size, off);
 		return;
@@ -243,7 +290,9 @@ static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
-	if (arfs_is_group_kind(n->kind))
+	if (arfs_views_kind(n->kind))
+		rc = -EROFS;
+	else if (arfs_is_group_kind(n->kind))
 		rc = arfs_grp_write(n, data, size, off);
 	else
 		rc = arfs_doc_write(n, data, size, off);
@@ -258,7 +307,8 @@ static void arfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	struct arfs_node *n = arfs_inode_get(ino);
 
-	reply_err(req, arfs_is_group_kind(n->kind) ? arfs_grp_flush(n) :
+	reply_err(req, arfs_views_kind(n->kind) ? 0 :
+		  arfs_is_group_kind(n->kind) ? arfs_grp_flush(n) :
 		  arfs_doc_flush(n));
 }
 
@@ -267,7 +317,8 @@ static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct arfs_node *n = arfs_inode_get(ino);
 
-	reply_err(req, arfs_is_group_kind(n->kind) ? arfs_grp_fsync(n) :
+	reply_err(req, arfs_views_kind(n->kind) ? 0 :
+		  arfs_is_group_kind(n->kind) ? arfs_grp_fsync(n) :
 		  arfs_doc_fsync(n));
 }
 
@@ -277,6 +328,12 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
+	if (arfs_views_kind(n->kind)) {
+		arfs_views_release(fi->fh);
+		arfs_inode_unhold(n);
+		reply_err(req, 0);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && arfs_is_group_kind(n->kind)) {
 		rc = arfs_grp_release(n);
 		if (rc)
@@ -299,6 +356,8 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_node *dir = arfs_inode_get(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name))
+		return -EROFS;
 	if (arr)
 		return arfs_doc_create(req, arr, name, mode, out, st);
 	if (arfs_in_group(dir))
@@ -352,7 +411,9 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct arfs_node *dir = arfs_inode_get(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
-	if (arr)
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name))
+		reply_err(req, -EROFS);
+	else if (arr)
 		reply_err(req, arfs_doc_unlink(arr, name));
 	else if (arfs_in_group(dir) && !arfs_fs.ro)
 		reply_err(req, arfs_grp_unlink(dir, name));
@@ -370,6 +431,13 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
+		return;
+	}
+	if (arfs_views_kind(arfs_inode_get(parent)->kind) ||
+	    arfs_views_kind(arfs_inode_get(newparent)->kind) ||
+	    arfs_views_name(arfs_inode_get(parent), name) ||
+	    arfs_views_name(arfs_inode_get(newparent), newname)) {
+		reply_err(req, -EROFS);
 		return;
 	}
 	if (!arfs_fs.ro && !flags && arfs_in_group(arfs_inode_get(parent)) &&
@@ -398,13 +466,19 @@ static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
 	/* A document has exactly one name; groups are read-only. */
-	reply_err(req, arfs_in_group(arfs_inode_get(newparent)) ? -EROFS : -EPERM);
+	struct arfs_node *dir = arfs_inode_get(newparent);
+
+	reply_err(req, arfs_in_group(dir) || arfs_views_kind(dir->kind) ?
+		  -EROFS : -EPERM);
 }
 
 static void arfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
-	reply_err(req, arfs_in_group(arfs_inode_get(parent)) ? -EROFS : -EPERM);
+	struct arfs_node *dir = arfs_inode_get(parent);
+
+	reply_err(req, arfs_in_group(dir) || arfs_views_kind(dir->kind) ?
+		  -EROFS : -EPERM);
 }
 
 /* ---- the rest ---- */
@@ -422,8 +496,10 @@ static void arfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
-	reply_err(req, arfs_is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
-							       : -EOPNOTSUPP);
+	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+
+	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
+								   : -EOPNOTSUPP);
 }
 
 /*
@@ -522,8 +598,10 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void arfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,
 				const char *name)
 {
-	reply_err(req, arfs_is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
-							       : -EOPNOTSUPP);
+	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+
+	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
+								   : -EOPNOTSUPP);
 }
 
 static void arfs_ll_init(void *userdata, struct fuse_conn_info *conn)
