@@ -415,11 +415,14 @@ static int block_has_missing(struct arfs_view *v, uint64_t k, bool *out)
 	int rc;
 
 	if ((b->flags & ARFS_BLOCK_TYPED) && !(b->flags & ARFS_BLOCK_MULTITYPE)) {
-		/* a typed block's first byte: 2 types = one type + missing */
+		/* a typed block's first bytes: 2 types = one type and
+		 * missing values; 1 type "undefined" = all missing */
 		rc = arfs_blockmgr_read_payload(v->src->mgr, col, k, &p, &len);
 		if (rc)
 			return rc;
-		*out = b->rows && len && ((uint8_t *)p)[0] == 2;
+		*out = b->rows && len >= 2 && (((uint8_t *)p)[0] == 2 ||
+		       (((uint8_t *)p)[0] == 1 &&
+			((uint8_t *)p)[1] == ARFS_FT_UNDEFINED));
 		free(p);
 		return 0;
 	}
