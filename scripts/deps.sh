@@ -3,7 +3,7 @@
 # Sourced by scripts/test.sh and scripts/demo.sh; no product logic here.
 arfs_packages=(build-essential cmake pkg-config libfuse3-dev fuse3 libzstd-dev
 	liblz4-dev libjansson-dev libcmocka-dev rsync python3 file attr zstd lz4
-	valgrind clang libclang-rt-14-dev)
+	valgrind clang libclang-rt-14-dev python3-numpy python3-pandas jq)
 
 arfs_install_deps() {
 	local missing=() p sudo=""
