@@ -578,18 +578,26 @@ static void rd_datetime(struct rd *r, struct arfs_value *v)
 	v->u.dt.us = us;
 }
 
+/*
+ * Turi's image_type::save(): char version, size_t height, width, channels,
+ * then the Format enum (declared ": size_t", so 8 bytes), size_t data size,
+ * the data. Only formats 0..3 exist.
+ */
 static void rd_image(struct rd *r, struct arfs_value *v)
 {
+	uint64_t format;
+
 	v->u.img.version = rd_u8(r);
 	v->u.img.height = rd_u64(r);
 	v->u.img.width = rd_u64(r);
 	v->u.img.channels = rd_u64(r);
-	{
-		const uint8_t *p = rd_take(r, 4);
-
-		v->u.img.format = p ? (int32_t)get_le32(p) : 0;
+	format = rd_u64(r);
+	if (!r->err && format > ARFS_IMG_UNDEFINED) {
+		rd_fail(r, "unknown image format");
+		return;
 	}
-	v->u.img.size = rd_u64(r);
+	v->u.img.format = (int32_t)format;
+	v->u.img.size = rd_count(r, 1);
 	v->u.img.data = rd_take(r, v->u.img.size);
 	/* the bytes stay in the payload: keep a copy */
 	if (v->u.img.data) {

@@ -39,6 +39,14 @@ enum arfs_ftype {
 	ARFS_FT_COUNT
 };
 
+/* Image formats (Turi's image_type Format enum, stored as a u64). */
+enum arfs_img_format {
+	ARFS_IMG_JPEG = 0,
+	ARFS_IMG_PNG = 1,
+	ARFS_IMG_RAW = 2,
+	ARFS_IMG_UNDEFINED = 3
+};
+
 /* No time zone recorded in a datetime. */
 #define ARFS_TZ_NONE 64
 
@@ -57,7 +65,7 @@ struct arfs_value {
 		struct {
 			uint64_t height, width, channels, size;
 			const uint8_t *data;
-			int32_t format;	/* 0 JPEG, 1 PNG, 2 raw, 3 undefined */
+			int32_t format;	/* enum arfs_img_format */
 			uint8_t version;
 		} img;
 		struct {

@@ -376,6 +376,141 @@ static void test_multitype(void **state)
 					3, p, n, &v), -EUCLEAN);
 }
 
+/*
+ * Image bodies as Turi's image_type::save() writes them: u8 version, u64
+ * height, width, channels, u64 format (an enum of size_t), u64 size, bytes.
+ * A single-type image block: num_types 1, type 8, then the bodies.
+ */
+static size_t put_image_body(uint8_t *q, uint64_t h, uint64_t w, uint64_t c,
+			     uint64_t fmt, const char *data)
+{
+	uint8_t *p = q;
+	size_t len = strlen(data);
+
+	*q++ = 0;
+	put_le64(q, h), q += 8;
+	put_le64(q, w), q += 8;
+	put_le64(q, c), q += 8;
+	put_le64(q, fmt), q += 8;
+	put_le64(q, len), q += 8;
+	memcpy(q, data, len), q += len;
+	return (size_t)(q - p);
+}
+
+static void test_image_column(void **state)
+{
+	uint8_t p[256], *q = p;
+	struct arfs_values *v;
+	char *text;
+	size_t len;
+	static const char want[] = "<image 3x2x1 png 4 bytes>\n"
+				   "<image 640x480x3 jpeg 5 bytes>\n";
+
+	*q++ = 1;
+	*q++ = ARFS_FT_IMAGE;
+	q += put_image_body(q, 2, 3, 1, ARFS_IMG_PNG, "\x89PNG");
+	q += put_image_body(q, 480, 640, 3, ARFS_IMG_JPEG, "\xff\xd8" "abc");
+	assert_int_equal(decode(ARFS_BLOCK_TYPED, 2, p, (size_t)(q - p), &v),
+			 0);
+	assert_int_equal(v->v[0].u.img.height, 2);
+	assert_int_equal(v->v[0].u.img.width, 3);
+	assert_int_equal(v->v[0].u.img.format, ARFS_IMG_PNG);
+	assert_int_equal(v->v[0].u.img.size, 4);
+	assert_memory_equal(v->v[0].u.img.data, "\x89PNG", 4);
+	assert_int_equal(v->v[1].u.img.format, ARFS_IMG_JPEG);
+	assert_memory_equal(v->v[1].u.img.data, "\xff\xd8" "abc", 5);
+	assert_int_equal(arfs_textval_render(v, &text, &len), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(text, want, len);
+	free(text);
+	arfs_values_free(v);
+	/* every truncation fails cleanly */
+	for (size_t n = 0; n < (size_t)(q - p); n++)
+		assert_int_equal(decode(ARFS_BLOCK_TYPED, 2, p, n, &v),
+				 -EUCLEAN);
+	/* a format past Turi's four is corrupt */
+	q = p + 2;
+	put_image_body(q, 2, 3, 1, 4, "\x89PNG");
+	assert_int_equal(decode(ARFS_BLOCK_TYPED, 1, p, 2 + 45, &v), -EUCLEAN);
+}
+
+/* JPEG frame size from the first SOFn marker: 0 if none. */
+static int jpeg_size(const uint8_t *b, uint64_t n, unsigned *w, unsigned *h)
+{
+	uint64_t i = 2;
+
+	while (i + 9 < n && b[i] == 0xff) {
+		uint8_t m = b[i + 1];
+		unsigned seg = (unsigned)b[i + 2] << 8 | b[i + 3];
+
+		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 &&
+		    m != 0xcc) {
+			*h = (unsigned)b[i + 5] << 8 | b[i + 6];
+			*w = (unsigned)b[i + 7] << 8 | b[i + 8];
+			return 1;
+		}
+		i += 2 + seg;
+	}
+	return 0;
+}
+
+/*
+ * The real image column (Turi Create, 60 JPEGs): every value decodes, is a
+ * JPEG (SOI marker), and its stored width and height are those of the
+ * JPEG's own frame header.
+ */
+static void test_fixture_image_column(void **state)
+{
+	char path[4096];
+	struct arfs_group *g;
+	struct arfs_segment *seg;
+	const struct arfs_group_column *gc;
+	struct arfs_values *v;
+	void *payload;
+	size_t len;
+	uint64_t rows = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/turi/liang_or_lu_image",
+		 tu_fixtures());
+	assert_int_equal(arfs_group_open(path, &g), 0);
+	gc = &g->cols[1];
+	assert_int_equal(gc->type, ARFS_FT_IMAGE);
+	snprintf(path, sizeof(path), "%s/%s", g->dir, gc->sidx->seg_files[0]);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(arfs_segment_parse(fd, gc->sidx->seg_files[0], &seg),
+			 0);
+	for (uint64_t b = 0; b < seg->nblocks[gc->index]; b++) {
+		assert_int_equal(arfs_segment_read_block(seg, fd, gc->index, b,
+							 &payload, &len), 0);
+		assert_int_equal(arfs_typed_decode(&seg->blocks[gc->index][b],
+						   payload, len, "image", &v),
+				 0);
+		for (uint64_t i = 0; i < v->n; i++, rows++) {
+			const struct arfs_value *x = &v->v[i];
+			unsigned w = 0, h = 0;
+
+			assert_int_equal(x->type, ARFS_FT_IMAGE);
+			assert_int_equal(x->u.img.format, ARFS_IMG_JPEG);
+			assert_int_equal(x->u.img.channels, 3);
+			assert_true(x->u.img.size > 4);
+			assert_int_equal(x->u.img.data[0], 0xff);
+			assert_int_equal(x->u.img.data[1], 0xd8);
+			assert_true(jpeg_size(x->u.img.data, x->u.img.size,
+					      &w, &h));
+			assert_int_equal(x->u.img.width, w);
+			assert_int_equal(x->u.img.height, h);
+		}
+		arfs_values_free(v);
+		free(payload);
+	}
+	assert_int_equal(rows, 60);
+	arfs_segment_free(seg);
+	arfs_group_free(g);
+	close(fd);
+}
+
 static void test_fixture_blocks_truncated_or_padded(void **state)
 {
 	struct fixture f;
@@ -428,6 +563,8 @@ int main(void)
 		cmocka_unit_test(test_delta_zigzag),
 		cmocka_unit_test(test_all_undefined_and_empty),
 		cmocka_unit_test(test_multitype),
+		cmocka_unit_test(test_image_column),
+		cmocka_unit_test(test_fixture_image_column),
 		cmocka_unit_test(test_fixture_blocks_truncated_or_padded),
 	};
 
