@@ -14,6 +14,7 @@
 #include "bufpool.h"
 #include "csv.h"
 #include "group.h"
+#include "imgfile.h"
 #include "jsonl.h"
 #include "segment.h"
 #include "textval.h"
@@ -104,8 +105,17 @@ static int src_ids(struct arfs_viewsrc *s)
 	return rc;
 }
 
+static uint64_t image_space(const struct arfs_viewsrc *s, uint64_t col)
+{
+	return ARFS_VIEW_SPACE | (s->serial & ((UINT64_C(1) << 37) - 1)) << 24 |
+	       ((col + 1) << 3 | ARFS_VIEW_IMAGE);
+}
+
 static void src_free(struct arfs_viewsrc *s)
 {
+	for (uint64_t c = 0; s->cols && c < s->g->ncols; c++)
+		if (s->g->cols[c].type == ARFS_FT_IMAGE)
+			arfs_bufpool_clear(s->pool, image_space(s, c), false);
 	for (uint64_t c = 0; s->cols && c < s->g->ncols; c++)
 		arfs_blockmgr_close_column(s->mgr, s->cols[c]);
 	free(s->cols);
@@ -675,4 +685,99 @@ ssize_t arfs_view_read(struct arfs_view *v, void *dst, size_t cap,
 		done += (size_t)got;
 	}
 	return (ssize_t)done;
+}
+
+/* ---- image files -------------------------------------------------------- */
+
+struct arfs_bufpool *arfs_viewsrc_pool(const struct arfs_viewsrc *src)
+{
+	return src->pool;
+}
+
+int arfs_view_images(struct arfs_viewsrc *src, uint64_t col,
+		     int (*fn)(void *ctx, uint64_t row, const char *ext),
+		     void *ctx)
+{
+	struct arfs_column *c;
+	struct arfs_values *vals;
+	const char *ext;
+	uint64_t row = 0;
+	int rc = 0;
+
+	if (col >= src->g->ncols || src->g->cols[col].type != ARFS_FT_IMAGE)
+		return -ENOENT;
+	c = src->cols[col];
+	for (uint64_t k = 0; !rc && k < arfs_column_nblocks(c); k++) {
+		rc = arfs_blockmgr_decode(src->mgr, c, k, &vals);
+		if (rc)
+			break;
+		row = arfs_column_block(c, k)->first_row;
+		for (uint64_t i = 0; !rc && i < vals->n; i++)
+			if ((ext = arfs_imgfile_ext(&vals->v[i])))
+				rc = fn(ctx, row + i, ext);
+		arfs_values_free(vals);
+	}
+	return rc;
+}
+
+/* Pool load of an image file: the key's space names the column, its id
+ * the row; the buffer's tag says the extension (1 jpg, 2 png). */
+static int image_load(void *ctx, struct arfs_buf *buf)
+{
+	struct arfs_viewsrc *src = ctx;
+	struct arfs_bufkey key = arfs_buf_key(buf);
+	uint64_t col = ((key.space & 0xffffff) >> 3) - 1, lo = 0, hi, mid;
+	struct arfs_column *c = src->cols[col];
+	const struct arfs_colblock *b;
+	struct arfs_textbuf tb = { 0 };
+	struct arfs_values *vals;
+	const char *ext;
+	int rc;
+
+	hi = arfs_column_nblocks(c);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (arfs_column_block(c, mid)->first_row <= key.id)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	b = arfs_column_block(c, lo);
+	if (!b || key.id < b->first_row || key.id - b->first_row >= b->rows)
+		return -ENOENT;
+	rc = arfs_blockmgr_decode(src->mgr, c, lo, &vals);
+	if (rc)
+		return rc;
+	if (key.id - b->first_row >= vals->n) {
+		arfs_values_free(vals);
+		return -EUCLEAN;
+	}
+	ext = arfs_imgfile_ext(&vals->v[key.id - b->first_row]);
+	rc = arfs_imgfile_render(&vals->v[key.id - b->first_row], &tb);
+	if (rc == -EUCLEAN)
+		arfs_log(ARFS_LOG_ERR, "%s: column %s row %" PRIu64 ": raw "
+			 "image pixels do not match its size", src->g->dir,
+			 src->g->cols[col].name, key.id);
+	if (!rc && tb.len)
+		rc = arfs_buf_write(buf, tb.p, tb.len, 0);
+	if (!rc)
+		*arfs_buf_tag(buf) = ext[0] == 'j' ? 1 : 2;
+	arfs_textbuf_release(&tb);
+	arfs_values_free(vals);
+	return rc;
+}
+
+int arfs_view_image_pin(struct arfs_viewsrc *src, uint64_t col, uint64_t row,
+			struct arfs_buf **out, const char **ext)
+{
+	struct arfs_bufkey key = { 0, row };
+	int rc;
+
+	if (col >= src->g->ncols || src->g->cols[col].type != ARFS_FT_IMAGE)
+		return -ENOENT;
+	key.space = image_space(src, col);
+	rc = arfs_bufpool_pin(src->pool, key, image_load, NULL, src, out);
+	if (!rc)
+		*ext = *arfs_buf_tag(*out) == 1 ? "jpg" : "png";
+	return rc;
 }

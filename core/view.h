@@ -54,6 +54,7 @@
 #include <sys/types.h>
 
 struct arfs_blockmgr;
+struct arfs_buf;
 struct arfs_bufpool;
 struct arfs_group;
 
@@ -109,6 +110,28 @@ int64_t arfs_view_size(struct arfs_view *v);
 /* Copy up to cap bytes from off into dst: bytes (0 at the end) or -errno. */
 ssize_t arfs_view_read(struct arfs_view *v, void *dst, size_t cap,
 		       uint64_t off);
+
+/* ---- image files (docs/FORMAT.md 3.4; imgfile.h) ---- */
+
+#define ARFS_VIEW_IMAGE 5	/* pool space kind of image files */
+
+/* The pool the source was opened with. */
+struct arfs_bufpool *arfs_viewsrc_pool(const struct arfs_viewsrc *src);
+/*
+ * Each row of image column col that has an image file: fn(ctx, row, ext)
+ * in row order (decodes the column's blocks once per call); fn's non-zero
+ * return stops and is returned. -ENOENT if col is not an image column.
+ */
+int arfs_view_images(struct arfs_viewsrc *src, uint64_t col,
+		     int (*fn)(void *ctx, uint64_t row, const char *ext),
+		     void *ctx);
+/*
+ * Row `row`'s image file of image column col, pinned in the pool (release
+ * with arfs_bufpool_unpin(arfs_viewsrc_pool(src), *out)); *ext its
+ * extension. -ENOENT if the row has no image file.
+ */
+int arfs_view_image_pin(struct arfs_viewsrc *src, uint64_t col, uint64_t row,
+			struct arfs_buf **out, const char **ext);
 
 /* The .npy header for shape (rows[, width]) into out[0..cap): its length
  * (a multiple of 64), or -ENOSPC. width 0: one dimension. */

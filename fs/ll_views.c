@@ -7,13 +7,16 @@
  *   .views/G.jsonl          the group as JSON Lines
  *   .views/G/COLUMN.txt     the column's text (its block files in a row)
  *   .views/G/COLUMN.npy     int, float and fixed-length vector columns
+ *   .views/G/COLUMN/ROW.EXT image columns: one image file per row that
+ *                           has one (.jpg, .png; raw pixels as PNG)
  *
  * with COLUMN named as the column folders are (the idname rule). The
  * folder is read-only (EROFS), not listed in the root unless -o
  * views=visible, and absent with -o views=off. A name the store shows
  * wins over a view name: a root entry ".views" hides the folder, and in
  * .views a group folder G hides a file G'.csv or G'.jsonl of the same
- * name; both are logged once.
+ * name, and an image column's folder COLUMN hides a file of that name
+ * in .views/G; each is logged once.
  *
  * Versions. The views of a group are served from a "vgroup": one source
  * (struct arfs_viewsrc, one version of the group read from disk) and the
@@ -31,6 +34,7 @@
  */
 #include "ll.h"
 #include "blockmgr.h"
+#include "bufpool.h"
 #include "group.h"
 #include "idname.h"
 #include "typed.h"
@@ -39,6 +43,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +53,12 @@
 
 #define VKEY_BASE (UINT64_C(1) << 41)
 #define VKEY(col, kind) (VKEY_BASE | ((uint64_t)(col) + 1) << 3 | (kind))
+/* image file keys: column < 256, row < 2^32 (larger ones are not shown) */
+#define VKEY_IMG (UINT64_C(1) << 40)
+#define VKEY_IMGFILE(col, row) (VKEY_BASE | VKEY_IMG | (uint64_t)(col) << 32 | \
+				(row))
+#define IMG_MAX_COL 256
+#define IMG_MAX_ROW (UINT64_C(1) << 32)
 
 struct vgroup {
 	struct vgroup *next;
@@ -61,7 +72,8 @@ struct vgroup {
 
 struct vhandle {
 	struct vgroup *vg;
-	struct arfs_view *v;
+	struct arfs_view *v;		/* NULL: an image file */
+	uint64_t col, row;		/* image file */
 };
 
 static pthread_mutex_t vlock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,14 +86,26 @@ bool arfs_views_kind(enum arfs_node_kind k)
 	       k == ARFS_NODE_VFILE;
 }
 
+static bool key_img(uint64_t key)
+{
+	return key & VKEY_IMG;
+}
+
 static unsigned key_kind(uint64_t key)
 {
-	return key & 7;
+	return key_img(key) ? ARFS_VIEW_IMAGE : key & 7;
 }
 
 static uint64_t key_col(uint64_t key)
 {
+	if (key_img(key))
+		return (key >> 32) & (IMG_MAX_COL - 1);
 	return ((key & ~VKEY_BASE) >> 3) - 1;
+}
+
+static uint64_t key_row(uint64_t key)
+{
+	return key & (IMG_MAX_ROW - 1);
 }
 
 /* ---- versions ---------------------------------------------------------- */
@@ -183,9 +207,10 @@ static int view_get(struct arfs_store_group *sg, uint64_t key,
 	int rc;
 
 	*vgo = NULL;
+	*out = NULL;
 	pthread_mutex_lock(&vlock);
 	rc = vgroup_current(sg, &vg);
-	if (!rc)
+	if (!rc && !key_img(key))
 		rc = vgroup_view(vg, key_kind(key), key_col(key), out);
 	if (!rc) {
 		vg->opens++;
@@ -308,10 +333,26 @@ int arfs_views_entry_stat(enum arfs_node_kind kind,
 	return 0;
 }
 
-static int file_stat(struct arfs_store_group *sg, uint64_t key,
-		     struct arfs_view *v, struct stat *st)
+/* Size of an image file of src: bytes or -errno. */
+static int64_t image_size(struct arfs_viewsrc *src, uint64_t key)
 {
-	int64_t size = arfs_view_size(v);
+	struct arfs_buf *buf;
+	const char *ext;
+	int64_t size;
+	int rc = arfs_view_image_pin(src, key_col(key), key_row(key), &buf,
+				     &ext);
+
+	if (rc)
+		return rc;
+	size = (int64_t)arfs_buf_size(buf);
+	arfs_bufpool_unpin(arfs_viewsrc_pool(src), buf);
+	return size;
+}
+
+static int file_stat(struct arfs_store_group *sg, uint64_t key,
+		     struct vgroup *vg, struct arfs_view *v, struct stat *st)
+{
+	int64_t size = v ? arfs_view_size(v) : image_size(vg->src, key);
 
 	if (size < 0)
 		return (int)size;
@@ -331,11 +372,11 @@ int arfs_views_stat(struct arfs_node *n, uint64_t fh, struct stat *st)
 	if (n->kind != ARFS_NODE_VFILE)
 		return arfs_views_entry_stat(n->kind, n->grp, n->docno, st);
 	if (h)
-		return file_stat(n->grp, n->docno, h->v, st);
+		return file_stat(n->grp, n->docno, h->vg, h->v, st);
 	rc = view_get(n->grp, n->docno, &vg, &v);
 	if (rc)
 		return rc;
-	rc = file_stat(n->grp, n->docno, v, st);
+	rc = file_stat(n->grp, n->docno, vg, v, st);
 	vgroup_unuse(vg);
 	return rc;
 }
@@ -366,6 +407,73 @@ int arfs_views_root_lookup(bool store_has_it, struct arfs_node **out,
 	return arfs_views_entry_stat(ARFS_NODE_VROOT, NULL, 0, st);
 }
 
+static void arfs_log_once_names(const char *name)
+{
+	if (!atomic_exchange(&logged_names, true))
+		arfs_log(ARFS_LOG_WARNING, ".views: the folder %s hides a "
+			 "view of that name", name);
+}
+
+static bool is_image_dir(const struct arfs_group *g, uint64_t c)
+{
+	return g->cols[c].type == ARFS_FT_IMAGE && c < IMG_MAX_COL;
+}
+
+/* True if a file of .views/G would be called name. */
+static bool image_dir_hides(const struct arfs_group *g, const char *name)
+{
+	char buf[NAME_MAX + 1];
+
+	for (uint64_t c = 0; c < g->ncols; c++)
+		if ((!column_vname(g, c, ".txt", buf, sizeof(buf)) &&
+		     !strcmp(buf, name)) ||
+		    (arfs_view_kind_fits(g, ARFS_VIEW_NPY, c) &&
+		     !column_vname(g, c, ".npy", buf, sizeof(buf)) &&
+		     !strcmp(buf, name)))
+			return true;
+	return false;
+}
+
+/* True if an image column's folder of g is called name. */
+static bool is_image_name(const struct arfs_group *g, const char *name)
+{
+	char buf[NAME_MAX + 1];
+
+	for (uint64_t c = 0; c < g->ncols; c++)
+		if (is_image_dir(g, c) &&
+		    !column_vname(g, c, "", buf, sizeof(buf)) &&
+		    !strcmp(buf, name))
+			return true;
+	return false;
+}
+
+/* "ROW.EXT" in image column col: the row's file if it has that name. */
+static int lookup_image(struct vgroup *vg, uint64_t col, const char *name,
+			uint64_t *key)
+{
+	struct arfs_buf *buf;
+	const char *ext, *dot = strchr(name, '.');
+	char *end;
+	uint64_t row;
+	int rc;
+
+	if (!dot || name[0] < '0' || name[0] > '9' ||
+	    (name[0] == '0' && dot != name + 1))
+		return -ENOENT;
+	errno = 0;
+	row = strtoull(name, &end, 10);
+	if (end != dot || errno || row >= IMG_MAX_ROW)
+		return -ENOENT;
+	rc = arfs_view_image_pin(vg->src, col, row, &buf, &ext);
+	if (rc)
+		return rc;
+	arfs_bufpool_unpin(arfs_viewsrc_pool(vg->src), buf);
+	if (strcmp(dot + 1, ext))
+		return -ENOENT;
+	*key = VKEY_IMGFILE(col, row);
+	return 0;
+}
+
 static int lookup_in_group(struct arfs_node *dir, const char *name,
 			   uint64_t *key)
 {
@@ -382,6 +490,21 @@ static int lookup_in_group(struct arfs_node *dir, const char *name,
 	}
 	g = arfs_viewsrc_group(vg->src);
 	rc = -ENOENT;
+	if (dir->docno != VKEY_BASE) {	/* an image column's folder */
+		rc = lookup_image(vg, key_col(dir->docno), name, key);
+		pthread_mutex_unlock(&vlock);
+		return rc;
+	}
+	for (uint64_t c = 0; rc == -ENOENT && c < g->ncols; c++) {
+		if (is_image_dir(g, c) &&
+		    !column_vname(g, c, "", buf, sizeof(buf)) &&
+		    !strcmp(buf, name)) {
+			*key = VKEY(c, ARFS_VIEW_IMAGE);
+			rc = 1;		/* a folder */
+		}
+	}
+	if (rc == 1 && image_dir_hides(g, name))
+		arfs_log_once_names(name);
 	for (uint64_t c = 0; rc == -ENOENT && c < g->ncols; c++) {
 		if (!column_vname(g, c, ".txt", buf, sizeof(buf)) &&
 		    !strcmp(buf, name)) {
@@ -404,7 +527,7 @@ int arfs_views_lookup(struct arfs_node *dir, const char *name,
 	struct arfs_store_group *sg = NULL;
 	enum arfs_node_kind kind = ARFS_NODE_VFILE;
 	char buf[NAME_MAX + 1];
-	uint64_t key;
+	uint64_t key = 0;
 	unsigned k;
 	int rc = 0;
 
@@ -431,6 +554,10 @@ int arfs_views_lookup(struct arfs_node *dir, const char *name,
 	} else if (dir->kind == ARFS_NODE_VGROUP) {
 		sg = dir->grp;
 		rc = lookup_in_group(dir, name, &key);
+		if (rc == 1) {
+			kind = ARFS_NODE_VGROUP;	/* an image folder */
+			rc = 0;
+		}
 	} else {
 		return -ENOTDIR;
 	}
@@ -448,6 +575,26 @@ int arfs_views_lookup(struct arfs_node *dir, const char *name,
 		return rc;
 	*out = arfs_views_ref(kind, sg, key);
 	return *out ? 0 : -ENOMEM;
+}
+
+struct img_ctx {
+	int (*add)(void *ctx, const char *name, enum arfs_node_kind kind,
+		   struct arfs_store_group *sg, uint64_t key);
+	void *ctx;
+	struct arfs_store_group *sg;
+	uint64_t col;
+};
+
+static int add_image(void *ctx, uint64_t row, const char *ext)
+{
+	struct img_ctx *ic = ctx;
+	char name[48];
+
+	if (row >= IMG_MAX_ROW)
+		return 0;
+	snprintf(name, sizeof(name), "%" PRIu64 ".%s", row, ext);
+	return ic->add(ic->ctx, name, ARFS_NODE_VFILE, ic->sg,
+		       VKEY_IMGFILE(ic->col, row));
 }
 
 int arfs_views_list(struct arfs_node *dir,
@@ -491,8 +638,21 @@ int arfs_views_list(struct arfs_node *dir,
 	if (rc)
 		return rc;
 	g = arfs_viewsrc_group(vg->src);
+	if (dir->docno != VKEY_BASE) {
+		struct img_ctx ic = { add, ctx, dir->grp,
+				      key_col(dir->docno) };
+
+		rc = arfs_view_images(vg->src, ic.col, add_image, &ic);
+		arfs_viewsrc_put(vg->src);
+		return rc;
+	}
 	for (uint64_t c = 0; !rc && c < g->ncols; c++) {
-		if (!column_vname(g, c, ".txt", buf, sizeof(buf)))
+		if (is_image_dir(g, c) &&
+		    !column_vname(g, c, "", buf, sizeof(buf)))
+			rc = add(ctx, buf, ARFS_NODE_VGROUP, dir->grp,
+				 VKEY(c, ARFS_VIEW_IMAGE));
+		if (!rc && !column_vname(g, c, ".txt", buf, sizeof(buf)) &&
+		    !is_image_name(g, buf))
 			rc = add(ctx, buf, ARFS_NODE_VFILE, dir->grp,
 				 VKEY(c, ARFS_VIEW_TXT));
 		if (rc || !arfs_view_kind_fits(g, ARFS_VIEW_NPY, c))
@@ -506,7 +666,8 @@ int arfs_views_list(struct arfs_node *dir,
 			if (skip)
 				continue;
 		}
-		if (!column_vname(g, c, ".npy", buf, sizeof(buf)))
+		if (!column_vname(g, c, ".npy", buf, sizeof(buf)) &&
+		    !is_image_name(g, buf))
 			rc = add(ctx, buf, ARFS_NODE_VFILE, dir->grp,
 				 VKEY(c, ARFS_VIEW_NPY));
 	}
@@ -537,7 +698,10 @@ int arfs_views_open(struct arfs_node *n, struct fuse_file_info *fi)
 		free(h);
 		return rc;
 	}
-	size = arfs_view_size(h->v);	/* errors now, not at the reads */
+	h->col = key_col(n->docno);
+	h->row = key_row(n->docno);
+	/* errors now, not at the reads */
+	size = h->v ? arfs_view_size(h->v) : image_size(h->vg->src, n->docno);
 	if (size < 0) {
 		arfs_views_release((uint64_t)(uintptr_t)h);
 		return (int)size;
@@ -551,6 +715,21 @@ int arfs_views_open(struct arfs_node *n, struct fuse_file_info *fi)
 	return 0;
 }
 
+static ssize_t image_read(struct vhandle *h, char *dst, size_t cap,
+			  uint64_t off)
+{
+	struct arfs_buf *buf;
+	const char *ext;
+	ssize_t got;
+	int rc = arfs_view_image_pin(h->vg->src, h->col, h->row, &buf, &ext);
+
+	if (rc)
+		return rc;
+	got = arfs_buf_read(buf, dst, cap, off);
+	arfs_bufpool_unpin(arfs_viewsrc_pool(h->vg->src), buf);
+	return got;
+}
+
 int arfs_views_read(fuse_req_t req, uint64_t fh, size_t size, off_t off)
 {
 	struct vhandle *h = (struct vhandle *)(uintptr_t)fh;
@@ -559,7 +738,10 @@ int arfs_views_read(fuse_req_t req, uint64_t fh, size_t size, off_t off)
 
 	if (!buf)
 		return -ENOMEM;
-	got = arfs_view_read(h->v, buf, size, (uint64_t)off);
+	if (h->v)
+		got = arfs_view_read(h->v, buf, size, (uint64_t)off);
+	else
+		got = image_read(h, buf, size, (uint64_t)off);
 	if (got >= 0)
 		fuse_reply_buf(req, buf, (size_t)got);
 	free(buf);
