@@ -274,6 +274,47 @@ def main():
             views, "h", "x.npy.npy")).tolist() == [2.5, 5.5])
     m.umount()
 
+    # ---- image files: a real Turi SFrame with 60 JPEGs ----
+    import re
+    import shutil
+    from PIL import Image
+    ims = os.path.join(tmp, "images")
+    os.makedirs(ims)
+    shutil.copytree(os.path.join(ml.FIXTURES, "turi", "liang_or_lu_image"),
+                    os.path.join(ims, "faces"))
+    m = ml.Mount(ims, mnt, opts=("auto_unmount", "ro"))
+    folder = os.path.join(views, "faces", "image")
+    names = os.listdir(folder)
+    ml.check("image column: a folder of 60 ROW.jpg files",
+             sorted(names, key=lambda n: int(n.split(".")[0])) ==
+             ["%d.jpg" % i for i in range(60)], names[:5])
+    lines = read(os.path.join(views, "faces", "image.txt")).decode() \
+        .splitlines()
+    bad = []
+    for i, line in enumerate(lines):
+        w, h, c, size = map(int, re.match(
+            r"<image (\d+)x(\d+)x(\d+) jpeg (\d+) bytes>", line).groups())
+        p = os.path.join(folder, "%d.jpg" % i)
+        data = read(p)
+        with Image.open(p) as im:
+            dims = im.size
+        if len(data) != size or os.stat(p).st_size != size or \
+                data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9" or \
+                dims != (w, h):
+            bad.append((i, len(data), size, dims, (w, h)))
+    ml.check("each image: stored size, a whole JPEG, PIL's size = stored",
+             len(lines) == 60 and not bad, bad[:3])
+    ft = subprocess.run(["file", "-b", os.path.join(folder, "7.jpg")],
+                        stdout=subprocess.PIPE, text=True).stdout
+    ml.check("file(1) says JPEG", ft.startswith("JPEG image data"), ft)
+    try:
+        read(os.path.join(folder, "60.jpg"))
+        err = 0
+    except OSError as e:
+        err = e.errno
+    ml.check("no file past the last row", err == 2, err)
+    m.umount()
+
     # a single-group store with a column named .views: the column wins
     one = os.path.join(tmp, "one")
     with open(small, "w") as f:
