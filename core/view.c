@@ -61,6 +61,7 @@ struct arfs_view {
 	char *hdr;			/* header bytes, off[0] of them */
 	uint64_t npieces, *off;		/* [npieces + 1] */
 	uint64_t nrows;			/* CSV/JSONL: rows; NPY: column's */
+	uint64_t chunk_rows;		/* CSV/JSONL: rows per piece */
 	bool npy_float;			/* NPY: '<f8' (else '<i8') */
 	uint64_t width;			/* NPY: values per row (1: 1-D) */
 	bool npy_2d;
@@ -340,7 +341,7 @@ static int render_npy(struct arfs_view *v, uint64_t k, struct arfs_textbuf *tb)
 static int render_piece(struct arfs_view *v, uint64_t k,
 			struct arfs_textbuf *tb)
 {
-	uint64_t r0 = k * ARFS_VIEW_CHUNK_ROWS, r1 = r0 + ARFS_VIEW_CHUNK_ROWS;
+	uint64_t r0 = k * v->chunk_rows, r1 = r0 + v->chunk_rows;
 	int rc;
 
 	if (v->kind == ARFS_VIEW_NPY)
@@ -553,6 +554,28 @@ static int json_keys(struct arfs_view *v)
 	return rc;
 }
 
+/*
+ * Rows per chunk: ARFS_VIEW_CHUNK_ROWS, fewer for wide rows, so that a
+ * chunk (a pool buffer) stays near ARFS_VIEW_CHUNK_BYTES. A row's width
+ * is estimated from each column's first block text size where known
+ * without rendering (else 64 bytes a value).
+ */
+static uint64_t chunk_rows(struct arfs_view *v)
+{
+	const struct arfs_group *g = v->src->g;
+	const struct arfs_colblock *b;
+	uint64_t row_bytes = 1, n;
+	ssize_t sz;
+
+	for (uint64_t c = 0; c < g->ncols; c++) {
+		b = arfs_column_block(v->src->cols[c], 0);
+		sz = b ? arfs_blockmgr_known_size(v->src->cols[c], 0) : -1;
+		row_bytes += sz > 0 && b->rows ? (uint64_t)sz / b->rows + 1 : 64;
+	}
+	n = ARFS_VIEW_CHUNK_BYTES / row_bytes;
+	return n < 16 ? 16 : n > ARFS_VIEW_CHUNK_ROWS ? ARFS_VIEW_CHUNK_ROWS : n;
+}
+
 /* Render every chunk once, in order (each block decoded once), keeping
  * the chunks in the pool; their sizes make the offsets. */
 static int layout_rows(struct arfs_view *v)
@@ -578,8 +601,8 @@ static int layout_rows(struct arfs_view *v)
 	}
 	v->hdr = tb.p;	/* NULL for JSON Lines */
 	v->nrows = arfs_csv_rows(g);
-	v->npieces = (v->nrows + ARFS_VIEW_CHUNK_ROWS - 1) /
-		     ARFS_VIEW_CHUNK_ROWS;
+	v->chunk_rows = chunk_rows(v);
+	v->npieces = (v->nrows + v->chunk_rows - 1) / v->chunk_rows;
 	off = calloc(v->npieces + 1, sizeof(*off));
 	if (!off)
 		return -ENOMEM;

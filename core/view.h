@@ -59,7 +59,8 @@ struct arfs_bufpool;
 struct arfs_group;
 
 #define ARFS_VIEW_SPACE (UINT64_C(1) << 61)
-#define ARFS_VIEW_CHUNK_ROWS 8192
+#define ARFS_VIEW_CHUNK_ROWS 8192		/* at most, per CSV/JSONL piece */
+#define ARFS_VIEW_CHUNK_BYTES (1u << 20)	/* about, per piece */
 
 enum arfs_view_kind {
 	ARFS_VIEW_CSV = 1,
