@@ -10,8 +10,9 @@
  *
  * A view file is a header (the CSV header line, the .npy header; none
  * for the others) followed by pieces: for CSV and JSON Lines, chunks of
- * ARFS_VIEW_CHUNK_ROWS rows; for TXT and NPY, one piece per block of the
- * column. The layout (each piece's byte offset) is computed once per
+ * up to ARFS_VIEW_CHUNK_ROWS rows (fewer for wide rows, so that a chunk
+ * is about ARFS_VIEW_CHUNK_BYTES); for TXT and NPY, one piece per block
+ * of the column. The layout (each piece's byte offset) is computed once per
  * view, at its first size or read: from the block text sizes for TXT
  * (recorded or rendered, blockmgr.h), from the row counts for NPY (an int
  * column's blocks are read once to find missing values, a vector
