@@ -448,8 +448,8 @@ static bool is_image_name(const struct arfs_group *g, const char *name)
 }
 
 /* "ROW.EXT" in image column col: the row's file if it has that name. */
-static int lookup_image(struct vgroup *vg, uint64_t col, const char *name,
-			uint64_t *key)
+static int lookup_image(struct arfs_viewsrc *src, uint64_t col,
+			const char *name, uint64_t *key)
 {
 	struct arfs_buf *buf;
 	const char *ext, *dot = strchr(name, '.');
@@ -464,10 +464,10 @@ static int lookup_image(struct vgroup *vg, uint64_t col, const char *name,
 	row = strtoull(name, &end, 10);
 	if (end != dot || errno || row >= IMG_MAX_ROW)
 		return -ENOENT;
-	rc = arfs_view_image_pin(vg->src, col, row, &buf, &ext);
+	rc = arfs_view_image_pin(src, col, row, &buf, &ext);
 	if (rc)
 		return rc;
-	arfs_bufpool_unpin(arfs_viewsrc_pool(vg->src), buf);
+	arfs_bufpool_unpin(arfs_viewsrc_pool(src), buf);
 	if (strcmp(dot + 1, ext))
 		return -ENOENT;
 	*key = VKEY_IMGFILE(col, row);
@@ -478,6 +478,7 @@ static int lookup_in_group(struct arfs_node *dir, const char *name,
 			   uint64_t *key)
 {
 	const struct arfs_group *g;
+	struct arfs_viewsrc *src;
 	char buf[NAME_MAX + 1];
 	struct vgroup *vg;
 	int rc;
@@ -491,8 +492,11 @@ static int lookup_in_group(struct arfs_node *dir, const char *name,
 	g = arfs_viewsrc_group(vg->src);
 	rc = -ENOENT;
 	if (dir->docno != VKEY_BASE) {	/* an image column's folder */
-		rc = lookup_image(vg, key_col(dir->docno), name, key);
+		src = vg->src;		/* decode without vlock */
+		arfs_viewsrc_get(src);
 		pthread_mutex_unlock(&vlock);
+		rc = lookup_image(src, key_col(dir->docno), name, key);
+		arfs_viewsrc_put(src);
 		return rc;
 	}
 	for (uint64_t c = 0; rc == -ENOENT && c < g->ncols; c++) {
