@@ -244,20 +244,15 @@ int arfs_view_new(struct arfs_viewsrc *src, enum arfs_view_kind kind,
 	return 0;
 }
 
+static void layout_reset(struct arfs_view *v);
+
 void arfs_view_free(struct arfs_view *v)
 {
 	if (!v)
 		return;
 	if (v->kind != ARFS_VIEW_TXT)
 		arfs_bufpool_clear(v->src->pool, v->space, false);
-	for (uint64_t c = 0; v->cur && c < v->src->g->ncols; c++)
-		arfs_csv_cursor_release(&v->cur[c]);
-	for (uint64_t c = 0; v->keys && c < v->src->g->ncols; c++)
-		free(v->keys[c]);
-	free(v->keys);
-	free(v->cur);
-	free(v->hdr);
-	free(v->off);
+	layout_reset(v);
 	pthread_mutex_destroy(&v->layout_lock);
 	pthread_mutex_destroy(&v->cur_lock);
 	arfs_viewsrc_put(v->src);
@@ -622,6 +617,24 @@ static int layout_rows(struct arfs_view *v)
 	return 0;
 }
 
+/* Forget a failed layout's partial state. [layout_lock] */
+static void layout_reset(struct arfs_view *v)
+{
+	for (uint64_t c = 0; v->cur && c < v->src->g->ncols; c++)
+		arfs_csv_cursor_release(&v->cur[c]);
+	for (uint64_t c = 0; v->keys && c < v->src->g->ncols; c++)
+		free(v->keys[c]);
+	free(v->keys);
+	free(v->cur);
+	free(v->hdr);
+	free(v->off);
+	v->keys = NULL;
+	v->cur = NULL;
+	v->hdr = NULL;
+	v->off = NULL;
+	v->npieces = v->nrows = v->width = 0;
+}
+
 static int layout(struct arfs_view *v)
 {
 	int rc;
@@ -638,8 +651,13 @@ static int layout(struct arfs_view *v)
 		default:
 			rc = layout_rows(v);
 		}
-		v->err = rc;
-		v->laid_out = true;
+		/* a lasting answer; others (memory, I/O) are tried again */
+		if (!rc || rc == -ENOENT || rc == -EUCLEAN) {
+			v->err = rc;
+			v->laid_out = true;
+		} else {
+			layout_reset(v);
+		}
 		if (rc && rc != -ENOENT)
 			arfs_log(ARFS_LOG_ERR, "%s: view of %s failed: %s",
 				 v->src->g->dir, v->kind <= ARFS_VIEW_JSONL ?

@@ -5,7 +5,8 @@
  * values (an int column with missing values as <f8 with NaN, vectors as
  * 2-D); TXT is the block texts in a row; reads after the layout decode
  * only the blocks under them (the block manager's decode counter); a
- * source sees a replaced index; JSON strings escape control bytes and
+ * source sees a replaced index; a damaged block fails the views that
+ * need it with -EUCLEAN and no others; JSON strings escape control bytes and
  * replace bytes that are not UTF-8.
  */
 #include <setjmp.h>
@@ -344,6 +345,36 @@ static void test_source_follows_index(void **state)
 	assert_false(arfs_viewsrc_current(f->src));
 }
 
+/* A damaged block: the views that need it fail with -EUCLEAN, cleanly,
+ * and keep failing; views that do not need it still work. */
+static void test_damaged_block(void **state)
+{
+	struct fix *f = *state;
+	const struct arfs_group *g = arfs_viewsrc_group(f->src);
+	struct arfs_viewsrc *src;
+	struct arfs_view *v;
+	char path[4096], buf[64];
+	FILE *seg;
+
+	snprintf(path, sizeof(path), "%s/%s", g->dir, g->sidx[0].seg_files[0]);
+	seg = fopen(path, "r+b");
+	assert_non_null(seg);
+	fseek(seg, 100, SEEK_SET);	/* inside the first block's payload */
+	fwrite("\xff\xff\xff\xff\xff\xff\xff\xff", 1, 8, seg);
+	fclose(seg);
+	assert_int_equal(arfs_viewsrc_open(f->mgr, f->pool, f->group, &src), 0);
+	assert_int_equal(arfs_view_new(src, ARFS_VIEW_CSV, 0, &v), 0);
+	assert_int_equal(arfs_view_size(v), -EUCLEAN);
+	assert_int_equal(arfs_view_read(v, buf, sizeof(buf), 0), -EUCLEAN);
+	arfs_view_free(v);
+	/* the float column's last value is in another block */
+	assert_int_equal(arfs_view_new(src, ARFS_VIEW_NPY, 1, &v), 0);
+	assert_int_equal(arfs_view_size(v), 128 + ROWS * 8);
+	assert_int_equal(arfs_view_read(v, buf, 8, 128 + (ROWS - 1) * 8), 8);
+	arfs_view_free(v);
+	arfs_viewsrc_put(src);
+}
+
 static void test_json_strings(void **state)
 {
 	struct arfs_textbuf tb = { 0 };
@@ -387,6 +418,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_follows_index,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_block, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
