@@ -13,6 +13,7 @@
  * encoded bytes (FORMAT.md 2.10).
  */
 #include "csv.h"
+#include "csv_turi.h"
 
 #include "blockmgr.h"
 #include "group.h"
@@ -20,6 +21,7 @@
 #include "io.h"
 #include "numfmt.h"
 #include "segment.h"
+#include "textparse.h"
 #include "textval.h"
 #include "typed.h"
 #include "typedenc.h"
@@ -55,6 +57,7 @@ struct rdr {
 	bool *fq;		/* field was quoted */
 	size_t nf, fcap;
 	int ioerr;		/* -errno of a failed read (rd_get gave -2) */
+	bool turi;		/* Turi's dialect (csv_turi.h) */
 	char *err;
 	size_t err_cap;
 };
@@ -248,10 +251,16 @@ static bool utf8_valid(const uint8_t *s, size_t n)
 	return true;
 }
 
+static int rd_record_turi(struct rdr *r);
+
 /* Read one record: 1, 0 at end of file, or -errno (message in r->err). */
 static int rd_record(struct rdr *r)
 {
-	int c = rd_get(r);
+	int c;
+
+	if (r->turi)
+		return rd_record_turi(r);
+	c = rd_get(r);
 
 	r->nf = 0;
 	r->fb.len = 0;
@@ -279,6 +288,130 @@ static int rd_record(struct rdr *r)
 		c = rd_get(r);
 	}
 	if (c == '\n')
+		r->line++;
+	if (!utf8_valid((const uint8_t *)r->fb.p, r->fb.len))
+		return rd_error(r, -EILSEQ, r->rec_line, "invalid UTF-8");
+	return 1;
+}
+
+/*
+ * Turi's dialect (FORMAT.md 3.2). A quoted field: a backslash takes the
+ * next byte with it (so \" does not close the field), "" is a quote; its
+ * content is then unescaped (csv_turi.c). Spaces after the closing quote
+ * are dropped. Returns the byte after the field.
+ */
+static int turi_quoted_field(struct rdr *r)
+{
+	uint64_t start = r->line;
+	size_t from = r->fb.len;
+	int c;
+
+	r->fq[r->nf] = true;
+	for (;;) {
+		c = rd_get(r);
+		if (c == '\\') {
+			if (put_byte(r, c))
+				return -ENOMEM;
+			c = rd_get(r);
+		} else if (c == '"') {
+			if (rd_peek(r) != '"')
+				break;
+			if (put_byte(r, c))
+				return -ENOMEM;
+			c = rd_get(r);
+		}
+		if (c == -2)
+			return c;
+		if (c == -1)
+			return rd_error(r, -EINVAL, start, "unterminated quoted "
+					"field (end of file inside quotes)");
+		if (c == '\n')
+			r->line++;
+		if (put_byte(r, c))
+			return -ENOMEM;
+	}
+	r->fb.len = from + arfs_csv_turi_unescape(r->fb.p + from,
+						  r->fb.len - from);
+	do
+		c = rd_get(r);
+	while (c == ' ' || c == '\t' || c == '\v' || c == '\f');
+	if (c >= 0 && c != ',' && c != '\n' && c != '\r')
+		return rd_error(r, -EINVAL, r->line, "unexpected character "
+				"after a closing quote (a quote inside a quoted "
+				"field is written \\\" or \"\")");
+	return c;
+}
+
+/*
+ * An unquoted field starting with c, kept as it is (no unescaping), its
+ * trailing spaces dropped. One that starts with [ or { (a vector, list or
+ * dict) runs to its closing bracket: commas inside do not end it.
+ */
+static int turi_plain_field(struct rdr *r, int c)
+{
+	bool bracket = c == '[' || c == '{', inq = false, esc = false;
+	size_t from = r->fb.len;
+	int depth = 0;
+
+	for (; c >= 0 && c != '\n' && c != '\r'; c = rd_get(r)) {
+		if (!bracket && c == ',')
+			break;
+		if (bracket && inq) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				inq = false;
+		} else if (bracket) {
+			if (c == '"')
+				inq = true;
+			else if (c == '[' || c == '{')
+				depth++;
+			else if (c == ']' || c == '}')
+				depth--;
+			else if (c == ',' && depth <= 0)
+				break;
+		}
+		if (put_byte(r, c))
+			return -ENOMEM;
+	}
+	while (r->fb.len > from && strchr(" \t\v\f", r->fb.p[r->fb.len - 1]))
+		r->fb.len--;
+	return c;
+}
+
+/* One record in Turi's dialect: as rd_record(). */
+static int rd_record_turi(struct rdr *r)
+{
+	int c = rd_get(r);
+
+	r->nf = 0;
+	r->fb.len = 0;
+	r->rec_line = r->line;
+	if (c == -2)
+		return r->ioerr;
+	if (c == -1)
+		return 0;
+	for (;;) {
+		if (field_begin(r))
+			return -ENOMEM;
+		while (c == ' ' || c == '\v' || c == '\f')
+			c = rd_get(r);	/* skip_initial_space */
+		c = c == '"' ? turi_quoted_field(r) : turi_plain_field(r, c);
+		if (c == -2)
+			return r->ioerr;
+		if (c < -2)
+			return c;
+		if (field_end(r))
+			return -ENOMEM;
+		if (c != ',')
+			break;
+		c = rd_get(r);
+	}
+	if (c == '\r' && rd_peek(r) == '\n')
+		c = rd_get(r);
+	if (c == '\n' || c == '\r')
 		r->line++;
 	if (!utf8_valid((const uint8_t *)r->fb.p, r->fb.len))
 		return rd_error(r, -EILSEQ, r->rec_line, "invalid UTF-8");
@@ -412,6 +545,8 @@ struct import {
 	bool *seen;
 	double *vec;
 	size_t vec_cap;
+	bool *forced;		/* [ncols] type given by opts->types */
+	struct arfs_textparse tp;
 	struct arfs_groupw *gw;
 	struct arfs_typedenc *enc;
 	size_t *raw_limit;
@@ -479,22 +614,67 @@ static int next_row(struct import *im, int pass)
 	return 1;
 }
 
+/* Columns whose type opts->types gives: fixed now, not inferred. */
+static int force_types(struct import *im)
+{
+	const struct arfs_csv_import_opts *o = im->opts;
+	uint64_t c;
+
+	im->forced = calloc(im->ncols + 1, sizeof(*im->forced));
+	if (!im->forced)
+		return -ENOMEM;
+	for (size_t k = 0; o && k < o->ntypes; k++) {
+		for (c = 0; c < im->ncols; c++)
+			if (!strcmp(im->names[c], o->type_names[k]))
+				break;
+		if (c == im->ncols || o->types[k] >= ARFS_FT_COUNT ||
+		    o->types[k] == ARFS_FT_UNDEFINED)
+			return rd_error(&im->r, -EINVAL, 1, c == im->ncols ?
+					"no column named '%s'" : "column "
+					"'%s': bad type", o->type_names[k]);
+		im->forced[c] = true;
+		im->types[c] = o->types[k];
+		im->mask[c] = 0;
+	}
+	return 0;
+}
+
+/*
+ * A missing value: an unquoted empty field; in Turi's dialect also an
+ * unquoted NA (read_csv's na_values).
+ */
+static bool is_missing(const struct import *im, uint64_t c)
+{
+	size_t n = im->r.flen[c];
+
+	if (im->r.fq[c])
+		return false;
+	return !n || (im->r.turi && n == 2 && !memcmp(fld(&im->r, c), "NA", 2));
+}
+
 static int pass1(struct import *im)
 {
 	int rc = read_header(im);
+	unsigned k;
 
+	if (!rc)
+		rc = force_types(im);
 	while (!rc && (rc = next_row(im, 1)) == 1 && !(rc = 0))
 		for (uint64_t c = 0; c < im->ncols; c++) {
-			if (!im->r.flen[c] || !im->mask[c])
+			if (is_missing(im, c) || !im->r.flen[c] ||
+			    !im->mask[c])
 				continue;
 			im->seen[c] = true;
-			im->mask[c] &= classify(fld(&im->r, c), im->r.flen[c],
-						&im->vec, &im->vec_cap);
+			k = classify(fld(&im->r, c), im->r.flen[c], &im->vec,
+				     &im->vec_cap);
+			/* Turi: a quoted number is a string */
+			im->mask[c] &= im->r.turi && im->r.fq[c] ? k & T_VEC : k;
 		}
 	if (rc)
 		return rc;
 	for (uint64_t c = 0; c < im->ncols; c++)
-		im->types[c] = !im->seen[c] ? ARFS_FT_STRING :
+		if (!im->forced[c])
+			im->types[c] = !im->seen[c] ? ARFS_FT_STRING :
 			       im->mask[c] & T_INT ? ARFS_FT_INTEGER :
 			       im->mask[c] & T_FLOAT ? ARFS_FT_FLOAT :
 			       im->mask[c] & T_VEC ? ARFS_FT_VECTOR :
@@ -507,10 +687,13 @@ static int add_field(struct import *im, uint64_t c)
 	struct arfs_typedenc *e = &im->enc[c];
 	const char *s = fld(&im->r, c);
 	size_t n = im->r.flen[c], cnt;
+	struct arfs_value v;
 	int64_t i;
 	double d;
+	int rc;
 
-	if (!n && !(im->r.fq[c] && im->types[c] == ARFS_FT_STRING))
+	if (is_missing(im, c) ||
+	    (!n && !(im->r.fq[c] && im->types[c] == ARFS_FT_STRING)))
 		return arfs_typedenc_add_missing(e);
 	switch (im->types[c]) {
 	case ARFS_FT_INTEGER:
@@ -525,12 +708,24 @@ static int add_field(struct import *im, uint64_t c)
 		if (parse_vec(s, n, &im->vec, &im->vec_cap, &cnt))
 			return arfs_typedenc_add_vec(e, im->vec, cnt);
 		break;
-	default:
+	case ARFS_FT_STRING:
 		return arfs_typedenc_add_str(e, s, n);
+	default:
+		rc = arfs_textparse_value(&im->tp, im->types[c], s, n, &v);
+		if (!rc)
+			rc = arfs_typedenc_add_value(e, &v);
+		arfs_textparse_reset(&im->tp);
+		if (rc != -EINVAL)
+			return rc;
+		return rd_error(&im->r, -EINVAL, im->r.rec_line, "column "
+				"'%s': '%.40s' is not a %s: %s", im->names[c],
+				s, arfs_ftype_name(im->types[c]),
+				im->tp.why ? im->tp.why : "cannot be stored");
 	}
 	return rd_error(&im->r, -EINVAL, im->r.rec_line, "column '%s': '%.40s' "
-			"is not a %s (the file changed during the import?)",
-			im->names[c], s, arfs_ftype_name(im->types[c]));
+			"is not a %s%s", im->names[c], s,
+			arfs_ftype_name(im->types[c]), im->forced[c] ? "" :
+			" (the file changed during the import?)");
 }
 
 /* Encode column c's pending values as a block; adapt its size limit. */
@@ -654,6 +849,8 @@ static void import_release(struct import *im)
 	free(im->types);
 	free(im->mask);
 	free(im->seen);
+	free(im->forced);
+	arfs_textparse_release(&im->tp);
 	free(im->vec);
 	arfs_groupw_close(im->gw);
 	rd_close(&im->r);
@@ -730,6 +927,7 @@ int arfs_csv_import(const char *csv_path, const char *group_dir,
 	if (!lstat(group_dir, &st))
 		return -EEXIST;
 	rc = rd_open(&im.r, csv_path, err, err_cap);
+	im.r.turi = opts && opts->dialect == ARFS_CSV_TURI;
 	if (!rc && fstat(im.r.fd, &st))
 		rc = -errno;
 	im.total = rc ? 0 : (uint64_t)st.st_size;

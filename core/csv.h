@@ -16,6 +16,10 @@
  *   vector  every field is [x y z] (numbers separated by spaces and/or
  *           commas; [] is the empty vector)
  *   str     anything else, and a column with no non-missing field.
+ * A column named in opts->types is not inferred: it gets the type given
+ * there, and each of its fields must be that type's text (textval.h:
+ * list and dict as JSON, datetime ISO 8601, image and ndarray lines as
+ * the mount shows them; int, float, vector and str as above).
  * An empty unquoted field is a missing value; a quoted empty field ("")
  * is the empty string in a str column (missing in the others).
  *
@@ -25,6 +29,12 @@
  * [1 2.5], strings always quoted with '"' doubled, other types as their
  * text form (textval.h) quoted, missing values as an empty field.
  * Importing an export gives the same columns, types and values.
+ *
+ * Turi's dialect (ARFS_CSV_TURI, `--dialect turi`) reads and writes CSV
+ * as Turi Create's read_csv/export_csv do by default: backslash escapes
+ * inside quoted fields, "NA" as a missing value, quoted fields as strings,
+ * spaces around fields ignored; docs/FORMAT.md 3.2 lists every rule with
+ * its source. Importing a Turi-dialect export gives the same values too.
  *
  * Thread safety: none needed; all state is in the arguments.
  */
@@ -38,9 +48,20 @@
 
 #include "groupw.h"
 
+enum arfs_csv_dialect {
+	ARFS_CSV_RFC4180 = 0,	/* the default: RFC 4180, above */
+	ARFS_CSV_TURI = 1,	/* Turi Create's read_csv/export_csv */
+};
+
 struct arfs_csv_import_opts {
+	enum arfs_csv_dialect dialect;
 	struct arfs_groupw_opts gw;	/* block size, compression, fsync */
 	uint64_t segment_rows;		/* rows per segment; 0: 2^20 */
+	/* types given by column name instead of inferred (enum arfs_ftype,
+	 * not undefined); a name no column has is -EINVAL */
+	const char *const *type_names;
+	const unsigned *types;
+	size_t ntypes;
 	/* called about every 64 KiB of input; pass is 1 (infer) or 2 */
 	void (*progress)(void *ctx, int pass, uint64_t done, uint64_t total,
 			 uint64_t rows);
@@ -70,6 +91,7 @@ int arfs_csv_import(const char *csv_path, const char *group_dir,
 void arfs_csv_summary_release(struct arfs_csv_summary *sum);
 
 struct arfs_csv_export_opts {
+	enum arfs_csv_dialect dialect;
 	unsigned threads;	/* formatting threads; 0: 1 */
 	/* called after each chunk of rows is written, in the caller's
 	 * threads but one at a time */
@@ -120,9 +142,11 @@ void arfs_csv_cursor_release(struct arfs_csv_cursor *cu);
 
 /* Rows of the export: those of the longest column. */
 uint64_t arfs_csv_rows(const struct arfs_group *g);
-/* Append the header line (quoted names, '\n'): 0 or -ENOMEM. */
+/* Append the default dialect's header line (quoted names, newline):
+ * 0 or -ENOMEM. */
 int arfs_csv_put_header(struct arfs_textbuf *tb, const struct arfs_group *g);
-/* Append one value as the export writes it (no separator): 0 or -ENOMEM. */
+/* Append one value as the export writes it in the default (RFC 4180)
+ * dialect, no separator: 0 or -ENOMEM. */
 int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v);
 
 #endif

@@ -3,6 +3,7 @@
  * that import reads back to the same values.
  */
 #include "csv.h"
+#include "csv_turi.h"
 
 #include "blockmgr.h"
 #include "group.h"
@@ -31,7 +32,15 @@ static int put_quoted(struct arfs_textbuf *tb, const char *s, size_t n)
 	return rc ?: arfs_textbuf_add(tb, s, n) ?: arfs_textbuf_add(tb, "\"", 1);
 }
 
-int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
+/* A string field: RFC 4180 quoting, or Turi's escapes. */
+static int put_string(struct arfs_textbuf *tb, const char *s, size_t n,
+		      bool turi)
+{
+	return turi ? arfs_csv_turi_put_string(tb, s, n) : put_quoted(tb, s, n);
+}
+
+static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v,
+			 bool turi)
 {
 	struct arfs_textbuf t = { 0 };
 	int rc = 0;
@@ -47,7 +56,7 @@ int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 	case ARFS_FT_FLOAT:
 		return arfs_textval_put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:
-		return put_quoted(tb, v->u.str.p, v->u.str.len);
+		return put_string(tb, v->u.str.p, v->u.str.len, turi);
 	case ARFS_FT_VECTOR:
 		rc = arfs_textbuf_add(tb, "[", 1);
 		for (uint64_t i = 0; !rc && i < v->u.vec.n; i++)
@@ -57,7 +66,7 @@ int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 	default:
 		rc = arfs_textval_append(&t, v);
 		if (!rc)
-			rc = put_quoted(tb, t.p ? t.p : "", t.len);
+			rc = put_string(tb, t.p ? t.p : "", t.len, turi);
 		arfs_textbuf_release(&t);
 		return rc;
 	}
@@ -128,6 +137,7 @@ int arfs_csv_cursor_next(struct arfs_blockmgr *mgr, struct arfs_csv_cursor *cu,
 #define CHUNK_ROWS 16384
 
 struct export {
+	bool turi;			/* Turi's dialect */
 	struct arfs_group *g;
 	struct arfs_blockmgr *mgr;
 	struct arfs_column **cols;	/* [ncols], shared read-only */
@@ -156,7 +166,7 @@ static int format_chunk(struct export *ex, struct arfs_csv_cursor *cu, uint64_t 
 		for (uint64_t c = 0; !rc && c < ex->g->ncols; c++) {
 			rc = (c ? arfs_textbuf_add(tb, ",", 1) : 0) ?:
 			     arfs_csv_cursor_next(ex->mgr, &cu[c], &v) ?:
-			     arfs_csv_put_value(tb, v);
+			     put_csv_value(tb, v, ex->turi);
 		}
 		rc = rc ?: arfs_textbuf_add(tb, "\n", 1);
 	}
@@ -215,6 +225,11 @@ static void *export_thread(void *p)
 	return NULL;
 }
 
+int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	return put_csv_value(tb, v, false);
+}
+
 int arfs_csv_put_header(struct arfs_textbuf *tb, const struct arfs_group *g)
 {
 	int rc = 0;
@@ -247,8 +262,19 @@ void arfs_csv_cursor_release(struct arfs_csv_cursor *cu)
 static int write_header(struct export *ex)
 {
 	struct arfs_textbuf tb = { 0 };
-	int rc = arfs_csv_put_header(&tb, ex->g);
+	int rc = 0;
 
+	for (uint64_t c = 0; c < ex->g->ncols; c++) {
+		const char *name = ex->g->cols[c].name;
+
+		rc = rc ?: (c ? arfs_textbuf_add(&tb, ",", 1) : 0);
+		if (!rc && ex->turi && arfs_csv_turi_bare_name(name,
+							       strlen(name)))
+			rc = arfs_textbuf_add(&tb, name, strlen(name));
+		else if (!rc)
+			rc = put_string(&tb, name, strlen(name), ex->turi);
+	}
+	rc = rc ?: arfs_textbuf_add(&tb, "\n", 1);
 	if (!rc && fwrite(tb.p, 1, tb.len, ex->out) != tb.len)
 		rc = -EIO;
 	arfs_textbuf_release(&tb);
@@ -286,7 +312,8 @@ static int export_rows(struct export *ex)
 int arfs_csv_export(const char *group_path, FILE *out,
 		    const struct arfs_csv_export_opts *opts)
 {
-	struct export ex = { .out = out, .opts = opts };
+	struct export ex = { .out = out, .opts = opts,
+			     .turi = opts && opts->dialect == ARFS_CSV_TURI };
 	int rc = arfs_group_open(group_path, &ex.g);
 
 	if (rc)

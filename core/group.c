@@ -50,6 +50,52 @@ static int bad(const char *file, const char *fmt, const char *detail)
 	return -EUCLEAN;
 }
 
+/*
+ * An index of another version than 2 (GraphLab Create's version 1: one
+ * INI .sidx per column): refused, naming the file. -ENOTSUP.
+ */
+static int unsupported(const char *file, const char *version)
+{
+	arfs_log(ARFS_LOG_ERR, "%s: unsupported version %s (only SFrame "
+		 "version 2 is read; version 1 is GraphLab Create's older "
+		 "format, one INI index per column)", file, version);
+	return -ENOTSUP;
+}
+
+/*
+ * The [sarray] version of an INI index (version 1 files are INI), or
+ * NULL if text is not one: a static buffer.
+ */
+static const char *ini_version(const char *text, size_t len)
+{
+	static __thread char ver[24];
+	const char *p = text, *end = text + len, *nl;
+	bool in_sarray = false;
+	size_t n;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		while (p < nl && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p < nl && *p == '[')
+			in_sarray = nl - p >= 8 && !memcmp(p, "[sarray]", 8);
+		else if (in_sarray && nl - p > 8 && !memcmp(p, "version=", 8)) {
+			n = (size_t)(nl - p - 8);
+			n = n < sizeof(ver) - 1 ? n : sizeof(ver) - 1;
+			memcpy(ver, p + 8, n);
+			while (n && (ver[n - 1] == '\r' || ver[n - 1] == ' '))
+				n--;
+			ver[n] = 0;
+			return ver;
+		}
+		if (nl == end)
+			break;
+	}
+	return NULL;
+}
+
 bool arfs_group_safe_name(const char *name)
 {
 	return name && *name && name[0] != '/' && !strchr(name, '/') &&
@@ -344,8 +390,12 @@ static int parse_sidx_json(struct arfs_sidx *sx, const json_t *root)
 	if (!json_is_object(sa) || !json_u64(json_object_get(sa, "version"),
 					     &ver))
 		return bad(sx->file, "no sarray.version%s", NULL);
-	if (ver != 2)
-		return bad(sx->file, "sarray.version is not 2%s", NULL);
+	if (ver != 2) {
+		char v[24];
+
+		snprintf(v, sizeof(v), "%" PRIu64, ver);
+		return unsupported(sx->file, v);
+	}
 	if (!json_u64(json_object_get(sa, "num_segments"), &sx->nsegs) ||
 	    sx->nsegs > 1u << 20)
 		return bad(sx->file, "bad sarray.num_segments%s", NULL);
@@ -397,6 +447,11 @@ static int load_sidx(const char *dir, const char *file, struct arfs_sidx *sx)
 		return rc == -ENOENT ? -EUCLEAN : rc;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && ini_version(text, len)) {
+		rc = unsupported(file, ini_version(text, len));
+		free(text);
+		return rc;
+	}
 	free(text);
 	if (!root) {
 		snprintf(pos, sizeof(pos), "offset %d (line %d): %s",
@@ -635,16 +690,18 @@ static int frame_columns(struct arfs_group *g, struct frame_ini *fi)
 		if (!fi->names[c] || !fi->files[c])
 			return bad(g->index_file, "column %s has no name or "
 				   "no file", fi->names[c] ? fi->names[c] : "?");
+		/* no ":N": column 0 (Turi's parse_v2_segment_filename), as
+		 * version 1 frames name one index per column */
 		colon = strrchr(fi->files[c], ':');
-		if (!colon)
-			return bad(g->index_file, "column file '%s' is not "
-				   "FILE.sidx:N", fi->files[c]);
-		*colon = 0;
-		errno = 0;
-		index = strtoull(colon + 1, &end, 10);
-		if (*end || errno || colon[1] < '0' || colon[1] > '9')
-			return bad(g->index_file, "bad column number in '%s'",
-				   fi->files[c]);
+		index = 0;
+		if (colon) {
+			*colon = 0;
+			errno = 0;
+			index = strtoull(colon + 1, &end, 10);
+			if (*end || errno || colon[1] < '0' || colon[1] > '9')
+				return bad(g->index_file, "bad column number "
+					   "in '%s'", fi->files[c]);
+		}
 		rc = plain_file(g, fi->files[c]);
 		if (!rc)
 			rc = group_sidx(g, fi->files[c], &si);
@@ -706,6 +763,51 @@ static bool has_suffix(const char *s, const char *suf)
 	return n > m && !strcmp(s + n - m, suf);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void arfs_group_frames_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int arfs_group_frames(const char *dir, char ***out, size_t *n)
+{
+	char **v = NULL, **grown;
+	size_t cnt = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!has_suffix(de->d_name, ".frame_idx"))
+			continue;
+		grown = realloc(v, (cnt + 2) * sizeof(*v));
+		if (!grown || !(grown[cnt] = strdup(de->d_name))) {
+			closedir(d);
+			v = grown ? grown : v;
+			if (v)
+				v[cnt] = NULL;
+			arfs_group_frames_free(v);
+			return -ENOMEM;
+		}
+		v = grown;
+		v[++cnt] = NULL;
+	}
+	closedir(d);
+	if (!cnt)
+		return -ENOENT;
+	qsort(v, cnt, sizeof(*v), cmp_names);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 /* Find the index file in dir: a .frame_idx wins over .sidx files. */
 static int find_index(const char *dir, char **out, bool *is_frame)
 {
@@ -726,8 +828,15 @@ static int find_index(const char *dir, char **out, bool *is_frame)
 	if (nframe > 1 || (!nframe && nsidx > 1)) {
 		free(frame);
 		free(sidx);
-		return bad(dir, "several group indexes, cannot choose%s", NULL);
 	}
+	if (nframe > 1) {
+		arfs_log(ARFS_LOG_ERR, "%s: a folder of %d SFrames (as Turi "
+			 "saves a model): name one of its *.frame_idx files",
+			 dir, nframe);
+		return -EISDIR;
+	}
+	if (!nframe && nsidx > 1)
+		return bad(dir, "several group indexes, cannot choose%s", NULL);
 	*is_frame = nframe;
 	*out = nframe ? frame : sidx;
 	if (nframe)
@@ -735,6 +844,25 @@ static int find_index(const char *dir, char **out, bool *is_frame)
 	if (!nframe && !nsidx)
 		return -ENOENT;
 	return *out ? 0 : -ENOMEM;
+}
+
+static int count_frames(const char *path)
+{
+	char **v;
+	size_t n = 0;
+
+	if (arfs_group_frames(path, &v, &n))
+		return 0;
+	arfs_group_frames_free(v);
+	return (int)n;
+}
+
+bool arfs_group_is_set(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode) &&
+	       count_frames(path) > 1;
 }
 
 bool arfs_group_is_group(const char *path)
@@ -747,8 +875,9 @@ bool arfs_group_is_group(const char *path)
 	if (stat(path, &st))
 		return false;
 	if (S_ISREG(st.st_mode))
-		return has_suffix(path, ".sidx");
-	if (!S_ISDIR(st.st_mode))
+		return has_suffix(path, ".sidx") ||
+		       has_suffix(path, ".frame_idx");
+	if (!S_ISDIR(st.st_mode) || count_frames(path) > 1)
 		return false;
 	rc = find_index(path, &f, &frame);
 	free(f);
@@ -766,7 +895,8 @@ static int group_names(struct arfs_group *g, const char *path, bool is_file)
 	slash = strrchr(copy, '/');
 	if (is_file) {
 		base = slash ? slash + 1 : copy;
-		g->name = strndup(base, strlen(base) - strlen(".sidx"));
+		g->name = strndup(base, strlen(base) - strlen(
+			has_suffix(base, ".sidx") ? ".sidx" : ".frame_idx"));
 		if (slash)
 			*slash = 0;
 		g->dir = strdup(slash ? (*copy ? copy : "/") : ".");
@@ -797,7 +927,8 @@ int arfs_group_open(const char *path, struct arfs_group **out)
 	if (rc)
 		goto out_free;
 	if (is_file) {
-		if (!has_suffix(path, ".sidx")) {
+		is_frame = has_suffix(path, ".frame_idx");
+		if (!is_frame && !has_suffix(path, ".sidx")) {
 			rc = -ENOENT;
 			goto out_free;
 		}

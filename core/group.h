@@ -24,6 +24,7 @@
 #define ARFS_GROUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct arfs_segment;
@@ -88,15 +89,34 @@ struct arfs_group {
 };
 
 /*
- * Open the group at path: a directory holding a *.frame_idx (saved SFrame)
- * or exactly one *.sidx, or a *.sidx file itself. *out owned by caller.
+ * Open the group at path: a directory holding one *.frame_idx (saved
+ * SFrame) or exactly one *.sidx, or a *.sidx or *.frame_idx file itself
+ * (its name without the suffix is then the group's name). *out owned by
+ * caller. -EISDIR (logged) for a directory of several *.frame_idx (a
+ * model folder: see arfs_group_frames()), -EUCLEAN for several *.sidx
+ * without a *.frame_idx, -ENOENT when there is no index.
  */
 int arfs_group_open(const char *path, struct arfs_group **out);
 void arfs_group_free(struct arfs_group *g);
 
-/* True if path is a directory holding a *.sidx or *.frame_idx file, or a
- * *.sidx file. */
+/* True if path is a directory holding one *.frame_idx, or *.sidx files
+ * and no *.frame_idx, or a *.sidx or *.frame_idx file. */
 bool arfs_group_is_group(const char *path);
+
+/*
+ * A folder of several SFrames, as Turi saves a model (dir_archive.ini,
+ * objects.bin and a <prefix>.frame_idx set per SFrame; FORMAT.md 2.2.1):
+ * true if path is a directory holding two or more *.frame_idx files.
+ */
+bool arfs_group_is_set(const char *path);
+/*
+ * The *.frame_idx file names in dir, in byte order: *out is a
+ * NULL-terminated array of *n malloc'd names, freed with
+ * arfs_group_frames_free() (which accepts NULL). 0, -ENOENT (none),
+ * -ENOMEM or the -errno of opendir.
+ */
+int arfs_group_frames(const char *dir, char ***out, size_t *n);
+void arfs_group_frames_free(char **v);
 
 /* Column by name, or NULL. */
 const struct arfs_group_column *arfs_group_find(const struct arfs_group *g,

@@ -1,6 +1,6 @@
 /*
  * imgfile.h - an image value (typed.h, type image) as the bytes of an
- * image file, for the views folder's image files (docs/FORMAT.md 3.4):
+ * image file, for the views folder's image files (docs/FORMAT.md 4.4):
  *
  *   JPEG (format 0)   the stored bytes, extension "jpg"
  *   PNG (format 1)    the stored bytes, extension "png"

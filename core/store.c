@@ -27,6 +27,7 @@ struct arfs_store {
 	char *path;
 	int dirfd;
 	bool ro, single;
+	bool model;	/* STORE is a folder of several SFrames: no arrays */
 	unsigned key_length;
 	pthread_mutex_t lock; /* protects arrays, n, cap */
 	struct arfs_store_array **arrays;
@@ -34,6 +35,8 @@ struct arfs_store {
 	struct arfs_blockmgr *mgr;
 	struct arfs_store_group **groups; /* fixed after open */
 	size_t ngroups;
+	struct arfs_store_set **sets; /* fixed after open */
+	size_t nsets;
 };
 
 static uint32_t name_number(const char *name)
@@ -54,6 +57,13 @@ static bool number_used(struct arfs_store *st, uint32_t num)
 	for (size_t i = 0; i < st->ngroups; i++)
 		if (st->groups[i]->number == num)
 			return true;
+	for (size_t i = 0; i < st->nsets; i++) {
+		if (st->sets[i]->number == num)
+			return true;
+		for (size_t k = 0; k < st->sets[i]->ngroups; k++)
+			if (st->sets[i]->groups[k]->number == num)
+				return true;
+	}
 	return false;
 }
 
@@ -77,13 +87,32 @@ static uint32_t free_number(struct arfs_store *st, const char *name)
 	return num;
 }
 
-/* Add a group (name order). Only during scan, before other threads. */
-static int add_group(struct arfs_store *st, const char *name, const char *path)
+static void group_free(struct arfs_store *st, struct arfs_store_group *sg)
 {
-	struct arfs_store_group *sg = calloc(1, sizeof(*sg)), **v;
-	size_t i;
+	if (!sg)
+		return;
+	for (size_t c = 0; sg->g && sg->cols && c < sg->g->ncols; c++)
+		arfs_blockmgr_close_column(st->mgr, sg->cols[c]);
+	arfs_group_free(sg->g);
+	free(sg->cols);
+	free(sg->col_err);
+	free(sg->name);
+	free(sg);
+}
+
+/*
+ * Open the group at path as *out, numbered by `numname` (unique in the
+ * store). A group that cannot be opened is logged and *out left NULL (0).
+ */
+static int open_group(struct arfs_store *st, const char *name,
+		      const char *numname, const char *path,
+		      struct arfs_store_group **out)
+{
+	struct arfs_store_group *sg = calloc(1, sizeof(*sg));
+	char idx[PATH_MAX];
 	int rc;
 
+	*out = NULL;
 	if (!sg || !(sg->name = strdup(name))) {
 		free(sg);
 		return -ENOMEM;
@@ -92,31 +121,128 @@ static int add_group(struct arfs_store *st, const char *name, const char *path)
 	if (!rc && (!(sg->cols = calloc(sg->g->ncols + 1, sizeof(*sg->cols))) ||
 		    !(sg->col_err = calloc(sg->g->ncols + 1, sizeof(int)))))
 		rc = -ENOMEM;
-	v = rc ? NULL : realloc(st->groups, (st->ngroups + 1) * sizeof(*v));
-	if (!v) {
-		if (rc)
+	if (rc) {
+		if (rc != -ENOMEM)
 			arfs_log(ARFS_LOG_WARNING, "%s: cannot open the segment "
 				 "group (%s); skipped", path, strerror(-rc));
-		arfs_group_free(sg->g);
-		free(sg->cols);
-		free(sg->col_err);
-		free(sg->name);
-		free(sg);
-		return rc == -ENOMEM || !rc ? -ENOMEM : 0;
+		group_free(st, sg);
+		return rc == -ENOMEM ? rc : 0;
 	}
 	pthread_mutex_init(&sg->lock, NULL);
-	st->groups = v;	/* before free_number(), which reads the list */
-	sg->number = free_number(st, name);
-	{
-		char idx[PATH_MAX];
-		snprintf(idx, sizeof(idx), "%s/%s", sg->g->dir, sg->g->index_file);
-		sg->mtime = file_mtime(st, idx);
-	}
-	st->groups = v;
-	for (i = st->ngroups; i > 0 && strcmp(v[i - 1]->name, name) > 0; i--)
+	sg->number = free_number(st, numname);
+	snprintf(idx, sizeof(idx), "%s/%s", sg->g->dir, sg->g->index_file);
+	sg->mtime = file_mtime(st, idx);
+	*out = sg;
+	return 0;
+}
+
+/* Insert sg into v[0..*n) in name order (v has room for one more). */
+static void insert_sorted(struct arfs_store_group **v, size_t *n,
+			  struct arfs_store_group *sg)
+{
+	size_t i;
+
+	for (i = *n; i > 0 && strcmp(v[i - 1]->name, sg->name) > 0; i--)
 		v[i] = v[i - 1];
 	v[i] = sg;
-	st->ngroups++;
+	(*n)++;
+}
+
+/* Add a group (name order). Only during scan, before other threads. */
+static int add_group(struct arfs_store *st, const char *name, const char *path,
+		     bool ro)
+{
+	struct arfs_store_group *sg, **v;
+	int rc = open_group(st, name, name, path, &sg);
+
+	if (rc || !sg)
+		return rc;
+	sg->ro = ro;
+	v = realloc(st->groups, (st->ngroups + 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_destroy(&sg->lock);
+		group_free(st, sg);
+		return -ENOMEM;
+	}
+	st->groups = v;
+	insert_sorted(v, &st->ngroups, sg);
+	return 0;
+}
+
+/*
+ * A folder of several SFrames: each <prefix>.frame_idx a read-only group
+ * named <prefix>. With set NULL (the STORE is the folder) they become the
+ * store's own groups.
+ */
+static int add_frames(struct arfs_store *st, const char *name,
+		      const char *dir, struct arfs_store_set *set)
+{
+	char **frames, path[PATH_MAX], numname[PATH_MAX];
+	struct arfs_store_group *sg;
+	size_t n;
+	int rc = arfs_group_frames(dir, &frames, &n);
+
+	if (rc)
+		return rc == -ENOMEM ? rc : 0;
+	if (set && !(set->groups = calloc(n, sizeof(*set->groups))))
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		frames[i][strlen(frames[i]) - strlen(".frame_idx")] = 0;
+		snprintf(path, sizeof(path), "%s/%s.frame_idx", dir, frames[i]);
+		if (!set) {
+			rc = add_group(st, frames[i], path, true);
+			continue;
+		}
+		snprintf(numname, sizeof(numname), "%s/%s", name, frames[i]);
+		rc = open_group(st, frames[i], numname, path, &sg);
+		if (!rc && sg) {
+			sg->ro = true;
+			insert_sorted(set->groups, &set->ngroups, sg);
+		}
+	}
+	arfs_group_frames_free(frames);
+	return rc;
+}
+
+static void set_free(struct arfs_store *st, struct arfs_store_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->ngroups; i++) {
+		pthread_mutex_destroy(&set->groups[i]->lock);
+		group_free(st, set->groups[i]);
+	}
+	free(set->groups);
+	free(set->name);
+	free(set);
+}
+
+static int add_set(struct arfs_store *st, const char *name, const char *path)
+{
+	struct arfs_store_set *set = calloc(1, sizeof(*set)), **v;
+	size_t i;
+	int rc;
+
+	if (!set || !(set->name = strdup(name))) {
+		free(set);
+		return -ENOMEM;
+	}
+	v = realloc(st->sets, (st->nsets + 1) * sizeof(*v));
+	if (!v) {
+		set_free(st, set);
+		return -ENOMEM;
+	}
+	st->sets = v;
+	set->number = free_number(st, name);
+	rc = add_frames(st, name, path, set);
+	if (rc) {
+		set_free(st, set);
+		return rc;
+	}
+	for (i = st->nsets; i > 0 && strcmp(v[i - 1]->name, name) > 0; i--)
+		v[i] = v[i - 1];
+	v[i] = set;
+	st->nsets++;
 	return 0;
 }
 
@@ -170,8 +296,10 @@ static int scan_entry(struct arfs_store *st, const char *name)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", st->path, name);
+	if (!arfs_docarray_is_array(path) && arfs_group_is_set(path))
+		return add_set(st, name, path);
 	if (!arfs_docarray_is_array(path) && arfs_group_is_group(path))
-		return add_group(st, name, path);
+		return add_group(st, name, path, false);
 	if (!arfs_docarray_is_array(path)) {
 		arfs_log(ARFS_LOG_WARNING, "%s: neither a document array "
 			 "(header.bin + body.bin) nor a segment group (*.sidx, "
@@ -197,7 +325,9 @@ static int scan(struct arfs_store *st)
 	int fd, rc = 0;
 
 	if (st->single && !arfs_docarray_is_array(st->path))
-		return add_group(st, "", st->path);
+		return add_group(st, "", st->path, false);
+	if (st->model)
+		return add_frames(st, NULL, st->path, NULL);
 	if (st->single) {
 		struct arfs_docarray *da;
 		rc = open_array(st, "", &da);
@@ -257,6 +387,7 @@ int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
 	}
 	st->single = arfs_docarray_is_array(st->path) ||
 		     arfs_group_is_group(st->path);
+	st->model = !st->single && arfs_group_is_set(st->path);
 	rc = take_lock(st);
 	if (!rc)
 		rc = scan(st);
@@ -280,17 +411,13 @@ void arfs_store_close(struct arfs_store *st)
 	}
 	free(st->arrays);
 	for (size_t i = 0; i < st->ngroups; i++) {
-		struct arfs_store_group *sg = st->groups[i];
-		for (size_t c = 0; c < sg->g->ncols; c++)
-			arfs_blockmgr_close_column(st->mgr, sg->cols[c]);
-		arfs_group_free(sg->g);
-		pthread_mutex_destroy(&sg->lock);
-		free(sg->cols);
-		free(sg->col_err);
-		free(sg->name);
-		free(sg);
+		pthread_mutex_destroy(&st->groups[i]->lock);
+		group_free(st, st->groups[i]);
 	}
 	free(st->groups);
+	for (size_t i = 0; i < st->nsets; i++)
+		set_free(st, st->sets[i]);
+	free(st->sets);
 	if (st->dirfd > 0)
 		arfs_io_close(st->dirfd);
 	pthread_mutex_destroy(&st->lock);
@@ -367,7 +494,7 @@ int arfs_store_mkarray(struct arfs_store *st, const char *name,
 
 	if (st->ro)
 		return -EROFS;
-	if (st->single || bad_array_name(name))
+	if (st->single || st->model || bad_array_name(name))
 		return -EPERM;
 	pthread_mutex_lock(&st->lock);
 	rc = find_locked(st, name) ? -EEXIST : 0;
@@ -437,6 +564,29 @@ struct arfs_store_group *arfs_store_find_group(struct arfs_store *st,
 	for (size_t i = 0; i < st->ngroups; i++)
 		if (!strcmp(st->groups[i]->name, name))
 			return st->groups[i];
+	return NULL;
+}
+
+struct arfs_store_set *arfs_store_set_at(struct arfs_store *st, size_t i)
+{
+	return i < st->nsets ? st->sets[i] : NULL;
+}
+
+struct arfs_store_set *arfs_store_find_set(struct arfs_store *st,
+					   const char *name)
+{
+	for (size_t i = 0; i < st->nsets; i++)
+		if (!strcmp(st->sets[i]->name, name))
+			return st->sets[i];
+	return NULL;
+}
+
+struct arfs_store_group *arfs_store_set_find(const struct arfs_store_set *set,
+					     const char *name)
+{
+	for (size_t i = 0; i < set->ngroups; i++)
+		if (!strcmp(set->groups[i]->name, name))
+			return set->groups[i];
 	return NULL;
 }
 

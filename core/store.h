@@ -4,7 +4,9 @@
  *
  * A store is one document array (STORE/header.bin + body.bin exist), one
  * segment group (STORE holds a *.sidx or *.frame_idx), or a directory
- * whose sub-directories are arrays and groups. Other entries are reported
+ * whose sub-directories are arrays, groups and folders of several SFrames
+ * (Turi models: "sets"). A STORE that is itself such a folder shows its
+ * SFrames as its groups. Other entries are reported
  * at open and skipped; hidden entries (starting with '.') are ignored.
  *
  * Locking: a read-write store holds flock(LOCK_EX) on the STORE directory
@@ -46,15 +48,28 @@ struct arfs_store_array {
 	bool removed;
 };
 
-/* A segment group (read-only in this version). */
+/* A segment group. */
 struct arfs_store_group {
 	char *name;              /* "" for a single-group store */
 	struct arfs_group *g;
+	bool ro;                 /* one SFrame of a model folder: never written */
 	uint32_t number;         /* shares the number space with arrays */
 	struct timespec mtime;   /* of the group's index file at open */
 	pthread_mutex_t lock;    /* protects cols */
 	struct arfs_column **cols; /* [g->ncols], opened on first use */
 	int *col_err;            /* [g->ncols], a failed open, remembered */
+};
+
+/*
+ * A folder of several SFrames, as Turi saves a model (FORMAT.md 2.2.1):
+ * shown as a folder of read-only groups, one per <prefix>.frame_idx, named
+ * by the prefix. Fixed after open.
+ */
+struct arfs_store_set {
+	char *name;
+	uint32_t number;         /* shares the number space with arrays */
+	size_t ngroups;
+	struct arfs_store_group **groups; /* [ngroups], name order */
 };
 
 struct arfs_store;
@@ -92,6 +107,14 @@ int arfs_store_set_mtime(struct arfs_store *st, struct arfs_store_array *a,
 struct arfs_store_group *arfs_store_group_at(struct arfs_store *st, size_t i);
 struct arfs_store_group *arfs_store_find_group(struct arfs_store *st,
 					       const char *name);
+/* Folders of several SFrames in name order; NULL past the end. */
+struct arfs_store_set *arfs_store_set_at(struct arfs_store *st, size_t i);
+struct arfs_store_set *arfs_store_find_set(struct arfs_store *st,
+					   const char *name);
+/* The group of a set named name (its .frame_idx prefix), or NULL. */
+struct arfs_store_group *arfs_store_set_find(const struct arfs_store_set *set,
+					     const char *name);
+
 /*
  * Column c of a group, opened through the block manager on first use and
  * kept until arfs_store_close(). -EUCLEAN for a damaged segment (logged).

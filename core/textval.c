@@ -11,8 +11,10 @@
 #include "textval.h"
 
 #include "numfmt.h"
+#include "textparse.h"
 #include "typed.h"
 #include "typedenc.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -102,34 +104,37 @@ static int put_copy_string(struct arfs_textbuf *tb, const char *s,
 	return arfs_textbuf_add(tb, s + start, n - start);
 }
 
-/* JSON string escaping, inside composite values. */
+/* JSON string escaping, inside composite values: runs of bytes that need
+ * no escape are copied whole. */
 static int put_json_string(struct arfs_textbuf *tb, const char *s,
 			   uint64_t n)
 {
-	char buf[8];
+	uint64_t i, start = 0;
 	unsigned char c;
+	char esc[8];
 
-	if (arfs_textbuf_add(tb, "\"", 1))
+	if (arfs_textbuf_reserve(tb, n + 2) || arfs_textbuf_add(tb, "\"", 1))
 		return -ENOMEM;
-	for (uint64_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
 		if (c == '"' || c == '\\')
-			sprintf(buf, "\\%c", c);
+			sprintf(esc, "\\%c", c);
 		else if (c == '\n')
-			strcpy(buf, "\\n");
+			strcpy(esc, "\\n");
 		else if (c == '\t')
-			strcpy(buf, "\\t");
+			strcpy(esc, "\\t");
 		else if (c == '\r')
-			strcpy(buf, "\\r");
-		else if (c < 0x20)
-			sprintf(buf, "\\u%04x", c);
-		else {
-			buf[0] = (char)c;
-			buf[1] = 0;
-		}
-		if (tb_str(tb, buf))
+			strcpy(esc, "\\r");
+		else
+			sprintf(esc, "\\u%04x", c);
+		if (arfs_textbuf_add(tb, s + start, i - start) || tb_str(tb, esc))
 			return -ENOMEM;
+		start = i + 1;
 	}
+	if (arfs_textbuf_add(tb, s + start, n - start))
+		return -ENOMEM;
 	return arfs_textbuf_add(tb, "\"", 1);
 }
 
@@ -152,7 +157,7 @@ static int put_nd(struct arfs_textbuf *tb, const struct arfs_value *v,
 {
 	char buf[ARFS_NUMFMT_MAX];
 
-	if (v->u.nd.ndim == 0 || v->u.nd.n == 0)
+	if (v->u.nd.ndim == 0)
 		return tb_str(tb, "[]");
 	if (arfs_textbuf_add(tb, "[", 1))
 		return -ENOMEM;
@@ -187,7 +192,12 @@ static int put_datetime(struct arfs_textbuf *tb, const struct arfs_value *v)
 	if (!gmtime_r(&tt, &tm))
 		return arfs_textbuf_add(tb, buf, (size_t)sprintf(buf,
 					"@%" PRId64, v->u.dt.ts));
-	n = (int)strftime(buf, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* the year in at least 4 digits (ISO 8601; strftime's %Y does not
+	 * pad years below 1000), a '-' before years before 1 BC's 0 */
+	n = sprintf(buf, "%s%04lld-%02d-%02dT%02d:%02d:%02d",
+		    tm.tm_year + 1900LL < 0 ? "-" : "",
+		    llabs(tm.tm_year + 1900LL), tm.tm_mon + 1, tm.tm_mday,
+		    tm.tm_hour, tm.tm_min, tm.tm_sec);
 	if (v->u.dt.us)
 		n += sprintf(buf + n, ".%06d", (int)v->u.dt.us);
 	if (tz != ARFS_TZ_NONE)
@@ -196,47 +206,148 @@ static int put_datetime(struct arfs_textbuf *tb, const struct arfs_value *v)
 	return arfs_textbuf_add(tb, buf, (size_t)n);
 }
 
+/* Standard base64 (RFC 4648, '+' '/', '=' padding). */
+static int put_base64(struct arfs_textbuf *tb, const uint8_t *p, uint64_t n)
+{
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t w;
+	char *d;
+
+	if (n > SIZE_MAX / 2 || arfs_textbuf_reserve(tb, (n + 2) / 3 * 4))
+		return -ENOMEM;
+	d = tb->p + tb->len;
+	for (uint64_t i = 0; i < n; i += 3) {
+		w = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			w |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			w |= p[i + 2];
+		*d++ = al[w >> 18];
+		*d++ = al[w >> 12 & 63];
+		*d++ = i + 1 < n ? al[w >> 6 & 63] : '=';
+		*d++ = i + 2 < n ? al[w & 63] : '=';
+	}
+	tb->len = (size_t)(d - tb->p);
+	return 0;
+}
+
+/* <image [vN ]WIDTHxHEIGHTxCHANNELS FORMAT SIZE bytes[ BASE64]> */
 static int put_image(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
 	static const char *const fmts[] = { "jpeg", "png", "raw", "undefined" };
-	const char *f = v->u.img.format >= 0 && v->u.img.format < 4 ?
-			fmts[v->u.img.format] : "unknown";
-	char buf[160];
+	char buf[200], f[24];
+	int n = 0;
 
-	return arfs_textbuf_add(tb, buf, (size_t)snprintf(buf, sizeof(buf),
-		"<image %" PRIu64 "x%" PRIu64 "x%" PRIu64 " %s %" PRIu64
-		" bytes>", v->u.img.width, v->u.img.height,
-		v->u.img.channels, f, v->u.img.size));
-}
-
-static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
-		     int nested);
-
-static int put_list(struct arfs_textbuf *tb, const struct arfs_value *v,
-		    bool dict)
-{
-	uint64_t i, n = v->u.list.n;
-
-	if (arfs_textbuf_add(tb, dict ? "{" : "[", 1))
+	if (v->u.img.format >= 0 && v->u.img.format < 4)
+		snprintf(f, sizeof(f), "%s", fmts[v->u.img.format]);
+	else
+		snprintf(f, sizeof(f), "format%u", (unsigned)v->u.img.format);
+	n += snprintf(buf, sizeof(buf), "<image ");
+	if (v->u.img.version)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "v%u ",
+			      (unsigned)v->u.img.version);
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%" PRIu64 "x%" PRIu64
+		      "x%" PRIu64 " %s %" PRIu64 " bytes", v->u.img.width,
+		      v->u.img.height, v->u.img.channels, f, v->u.img.size);
+	if (arfs_textbuf_add(tb, buf, (size_t)n))
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		if (i && arfs_textbuf_add(tb, ", ", 2))
-			return -ENOMEM;
-		if (!dict) {
-			if (put_value(tb, &v->u.list.v[i], 1))
-				return -ENOMEM;
-			continue;
-		}
-		if (put_value(tb, &v->u.list.v[2 * i], 1) ||
-		    arfs_textbuf_add(tb, ": ", 2) ||
-		    put_value(tb, &v->u.list.v[2 * i + 1], 1))
-			return -ENOMEM;
-	}
-	return arfs_textbuf_add(tb, dict ? "}" : "]", 1);
+	if (v->u.img.size && (arfs_textbuf_add(tb, " ", 1) ||
+			      put_base64(tb, v->u.img.data, v->u.img.size)))
+		return -ENOMEM;
+	return arfs_textbuf_add(tb, ">", 1);
 }
 
-static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
-		     int nested)
+static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v);
+static int put_json(struct arfs_textbuf *tb, const struct arfs_value *v);
+
+/* A double inside JSON: the float form with ".0", or NaN, [-]Infinity. */
+static int put_json_double(struct arfs_textbuf *tb, double d)
+{
+	if (isnan(d))
+		return tb_str(tb, "NaN");
+	if (isinf(d))
+		return tb_str(tb, d < 0 ? "-Infinity" : "Infinity");
+	return arfs_textval_put_double(tb, d, true);
+}
+
+/* A dict is a JSON object when every key is a string not starting '$'. */
+static bool plain_keys(const struct arfs_value *v)
+{
+	for (uint64_t i = 0; i < v->u.list.n; i++) {
+		const struct arfs_value *k = &v->u.list.v[2 * i];
+
+		if (k->type != ARFS_FT_STRING ||
+		    (k->u.str.len && k->u.str.p[0] == '$'))
+			return false;
+	}
+	return true;
+}
+
+static int put_json_items(struct arfs_textbuf *tb, const struct arfs_value *v,
+			  bool pairs)
+{
+	bool obj = pairs && plain_keys(v);
+	int rc = 0;
+
+	if (pairs && !obj)
+		rc = tb_str(tb, "{\"$dict\":");
+	rc = rc ?: arfs_textbuf_add(tb, obj ? "{" : "[", 1);
+	for (uint64_t i = 0; !rc && i < v->u.list.n; i++) {
+		if (i)
+			rc = arfs_textbuf_add(tb, ",", 1);
+		if (!pairs)
+			rc = rc ?: put_json(tb, &v->u.list.v[i]);
+		else
+			rc = rc ?: (obj ? 0 : arfs_textbuf_add(tb, "[", 1)) ?:
+			     put_json(tb, &v->u.list.v[2 * i]) ?:
+			     arfs_textbuf_add(tb, obj ? ":" : ",", 1) ?:
+			     put_json(tb, &v->u.list.v[2 * i + 1]) ?:
+			     (obj ? 0 : arfs_textbuf_add(tb, "]", 1));
+	}
+	rc = rc ?: arfs_textbuf_add(tb, obj ? "}" : "]", 1);
+	if (pairs && !obj)
+		rc = rc ?: arfs_textbuf_add(tb, "}", 1);
+	return rc;
+}
+
+/* {"$TYPE":"its block text"} for the values JSON has no form for. */
+static int put_json_tagged(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	struct arfs_textbuf t = { 0 };
+	int rc = tb_str(tb, "{\"$") ?: tb_str(tb, arfs_ftype_name(v->type)) ?:
+		 tb_str(tb, "\":") ?: put_value(&t, v) ?:
+		 put_json_string(tb, t.p ? t.p : "", t.len) ?:
+		 arfs_textbuf_add(tb, "}", 1);
+
+	arfs_textbuf_release(&t);
+	return rc;
+}
+
+/* Compact JSON (FORMAT.md 2.8.1). */
+static int put_json(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	switch (v->type) {
+	case ARFS_FT_INTEGER:
+		return put_int(tb, v->u.i);
+	case ARFS_FT_FLOAT:
+		return put_json_double(tb, v->u.f);
+	case ARFS_FT_STRING:
+		return put_json_string(tb, v->u.str.p, v->u.str.len);
+	case ARFS_FT_LIST:
+		return put_json_items(tb, v, false);
+	case ARFS_FT_DICT:
+		return put_json_items(tb, v, true);
+	case ARFS_FT_VECTOR:
+	case ARFS_FT_DATETIME:
+	case ARFS_FT_IMAGE:
+	case ARFS_FT_NDVECTOR:
+		return put_json_tagged(tb, v);
+	default:
+		return tb_str(tb, "null");
+	}
+}
+
+static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
 	switch (v->type) {
 	case ARFS_FT_INTEGER:
@@ -244,14 +355,12 @@ static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
 	case ARFS_FT_FLOAT:
 		return arfs_textval_put_double(tb, v->u.f, true);
 	case ARFS_FT_STRING:
-		return nested ? put_json_string(tb, v->u.str.p, v->u.str.len) :
-				put_copy_string(tb, v->u.str.p, v->u.str.len);
+		return put_copy_string(tb, v->u.str.p, v->u.str.len);
 	case ARFS_FT_VECTOR:
 		return put_vector(tb, v->u.vec.v, v->u.vec.n);
 	case ARFS_FT_LIST:
-		return put_list(tb, v, false);
 	case ARFS_FT_DICT:
-		return put_list(tb, v, true);
+		return put_json(tb, v);
 	case ARFS_FT_DATETIME:
 		return put_datetime(tb, v);
 	case ARFS_FT_IMAGE:
@@ -259,13 +368,13 @@ static int put_value(struct arfs_textbuf *tb, const struct arfs_value *v,
 	case ARFS_FT_NDVECTOR:
 		return put_nd(tb, v, 0, 0);
 	default:
-		return tb_str(tb, nested ? "null" : "\\N");
+		return tb_str(tb, "\\N");
 	}
 }
 
 int arfs_textval_append(struct arfs_textbuf *tb, const struct arfs_value *v)
 {
-	return put_value(tb, v, 0);
+	return put_value(tb, v);
 }
 
 int arfs_textval_render(const struct arfs_values *vals, char **out,
@@ -276,7 +385,7 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
 	if (arfs_textbuf_reserve(&tb, vals->n * 4 + 1))
 		return -ENOMEM;
 	for (uint64_t i = 0; i < vals->n; i++) {
-		if (put_value(&tb, &vals->v[i], 0) ||
+		if (put_value(&tb, &vals->v[i]) ||
 		    arfs_textbuf_add(&tb, "\n", 1)) {
 			arfs_textbuf_release(&tb);
 			return -ENOMEM;
@@ -373,8 +482,20 @@ static int parse_vec_line(struct arfs_typedenc *enc, const char *s, size_t n,
 				     tmp->len / sizeof(double));
 }
 
+static int parse_composite(struct arfs_typedenc *enc, const char *s,
+			   size_t n, struct arfs_textparse *tp)
+{
+	struct arfs_value v;
+	int rc = arfs_textparse_value(tp, enc->type, s, n, &v);
+
+	if (!rc)
+		rc = arfs_typedenc_add_value(enc, &v);
+	arfs_textparse_reset(tp);
+	return rc;
+}
+
 static int parse_line(struct arfs_typedenc *enc, const char *s, size_t n,
-		      struct arfs_textbuf *tmp)
+		      struct arfs_textbuf *tmp, struct arfs_textparse *tp)
 {
 	double d;
 
@@ -390,8 +511,10 @@ static int parse_line(struct arfs_typedenc *enc, const char *s, size_t n,
 		return parse_str_line(enc, s, n, tmp);
 	case ARFS_FT_VECTOR:
 		return parse_vec_line(enc, s, n, tmp);
+	case ARFS_FT_UNDEFINED:
+		return -EINVAL;	/* only \N */
 	default:
-		return -EINVAL;	/* undefined: only \N */
+		return parse_composite(enc, s, n, tp);
 	}
 }
 
@@ -399,6 +522,7 @@ int arfs_textval_parse(struct arfs_typedenc *enc, const char *text,
 		       size_t len, uint64_t *bad_line)
 {
 	struct arfs_textbuf tmp = { 0 };
+	struct arfs_textparse tp = { 0 };
 	const char *p = text, *end = text + len, *nl;
 	uint64_t line = 0;
 	int rc = 0;
@@ -408,10 +532,14 @@ int arfs_textval_parse(struct arfs_typedenc *enc, const char *text,
 		if (!nl)
 			nl = end;
 		line++;
-		rc = parse_line(enc, p, (size_t)(nl - p), &tmp);
+		rc = parse_line(enc, p, (size_t)(nl - p), &tmp, &tp);
 		p = nl + 1;
 	}
 	arfs_textbuf_release(&tmp);
+	if (rc == -EINVAL && tp.why)
+		arfs_log(ARFS_LOG_ERR, "line %" PRIu64 " of %s text: %s", line,
+			 arfs_ftype_name(enc->type), tp.why);
+	arfs_textparse_release(&tp);
 	if (rc && bad_line)
 		*bad_line = line;
 	return rc;

@@ -10,10 +10,15 @@
  *             carriage return -> \r
  *   missing   \N
  *   vector    [1 2 3.5] (elements shortest, no ".0": they are all floats)
- *   list      ["a", 1, 2.5, null]         (JSON-like, one line)
- *   dict      {"k": 1, "j": [1 2]}
+ *   list      compact JSON: ["a",1,2.5,null,[1.0,{"k":2}]]
+ *   dict      compact JSON: {"k":1,"j":{"$vector":"[1 2]"}}; a dict with a
+ *             key that is not a string or starts with '$' is
+ *             {"$dict":[[1,"a"],[2.5,"b"]]}. Inside JSON, vector,
+ *             datetime, image and ndarray values are {"$TYPE":"TEXT"}
+ *             with TEXT their column text below; floats keep ".0", NaN
+ *             and [-]Infinity as Python's json writes them.
  *   datetime  ISO 8601: 2014-03-01T12:30:00[.ffffff][+HH:MM]
- *   image     <image 640x480x3 jpeg 12345 bytes>
+ *   image     <image 640x480x3 jpeg 12345 bytes BASE64-OF-THE-BYTES>
  *   ndarray   nested vectors by shape: [[1 2] [3 4]]
  *
  * A struct arfs_textbuf is a growable byte buffer; it owns p. Functions
@@ -34,8 +39,10 @@
  * changes (a byte, not just speed): block text sizes recorded in group
  * indexes and size caches (textsize.h) carry it and are ignored when it
  * differs, so they are recomputed instead of being trusted.
+ * 1: first rules. 2: list and dict as compact JSON with "$TYPE" objects,
+ * images with their bytes in base64, empty ndarrays keep their shape.
  */
-#define ARFS_TEXTVAL_VERSION 1
+#define ARFS_TEXTVAL_VERSION 2
 
 struct arfs_typedenc;
 struct arfs_value;
@@ -84,10 +91,11 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
  * The reverse: parse text lines (each ended by '\n'; a last line without
  * one counts too) into enc, whose type says how to read them: int
  * (decimal), float (strtod, inf, nan), str (the four escapes undone; any
- * other backslash sequence is refused), vector ([1 2 3]), and \N alone as
- * a missing value in every type. 0, or -EINVAL with *bad_line set to the
- * 1-based line that does not parse, -EOVERFLOW past 2^24 lines, -ENOMEM.
- * Types other than those of typedenc.h are -EOPNOTSUPP.
+ * other backslash sequence is refused), vector ([1 2 3]), list, dict,
+ * datetime, image and ndarray (textparse.h), and \N alone as a missing
+ * value in every type. 0, or -EINVAL with *bad_line set to the 1-based
+ * line that does not parse (the reason is logged), -EOVERFLOW past 2^24
+ * lines, -ENOMEM.
  */
 int arfs_textval_parse(struct arfs_typedenc *enc, const char *text,
 		       size_t len, uint64_t *bad_line);

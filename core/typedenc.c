@@ -17,6 +17,9 @@
  *    3/4 of the values.
  *  - a block whose rows are all missing is num_types 1, type undefined;
  *    a block without missing rows has no bitmap.
+ *  - list, dict, datetime and image values: their serialized bodies back
+ *    to back (typedser.h), as Turi writes them; ndarrays in Turi's ndarray
+ *    code (FORMAT.md 2.7.3) with the extension flag and a float mode byte.
  *
  * The decoder (typed.c) is the reference: tests/core/test_typedenc.c
  * round-trips random columns through both.
@@ -26,6 +29,7 @@
 #include "segment.h"
 #include "textval.h"
 #include "typed.h"
+#include "typedser.h"
 
 #include <errno.h>
 #include <math.h>
@@ -398,14 +402,67 @@ static int vector_body(const struct arfs_typedenc *enc,
 	return rc;
 }
 
+/* ---- ndarrays ---------------------------------------------------------- */
+
+/* A float body that always starts with its mode byte (0 legacy, 1 integral). */
+static int float_body_mode(struct arfs_textbuf *out, const uint64_t *bits,
+			   uint64_t k)
+{
+	struct arfs_textbuf body = { 0 };
+	bool ext = false;
+	int rc = float_body(&body, bits, k, &ext);
+
+	if (!rc && !ext)
+		rc = tb_u8(out, 0);
+	if (!rc)
+		rc = arfs_textbuf_add(out, body.p, body.len);
+	arfs_textbuf_release(&body);
+	return rc;
+}
+
+/*
+ * u8 0, numbers(dimension counts), numbers(element counts),
+ * numbers(shapes), numbers(strides of full arrays), float body with its
+ * mode byte. Always needs ARFS_BLOCK_EXTENSION (Turi sets it too).
+ */
+static int nd_body(const struct arfs_typedenc *enc, struct arfs_textbuf *out)
+{
+	uint64_t *strides, *bits, at = 0, s;
+	int rc;
+
+	strides = malloc((enc->dims_len ? enc->dims_len : 1) *
+			 sizeof(*strides));
+	bits = malloc((enc->d_len ? enc->d_len : 1) * sizeof(*bits));
+	if (!strides || !bits) {
+		free(strides);
+		free(bits);
+		return -ENOMEM;
+	}
+	memcpy(bits, enc->d, enc->d_len * sizeof(*bits));
+	for (uint64_t i = 0; i < enc->k; i++) {
+		s = 1;
+		for (uint64_t d = enc->u[i]; d-- > 0;) {
+			strides[at + d] = s;
+			s *= enc->dims[at + d];
+		}
+		at += enc->u[i];
+	}
+	rc = tb_u8(out, 0) ?: arfs_typedenc_numbers(out, enc->u, enc->k) ?:
+	     arfs_typedenc_numbers(out, enc->nel, enc->k) ?:
+	     arfs_typedenc_numbers(out, enc->dims, enc->dims_len) ?:
+	     arfs_typedenc_numbers(out, strides, enc->dims_len) ?:
+	     float_body_mode(out, bits, enc->d_len);
+	free(strides);
+	free(bits);
+	return rc;
+}
+
 /* ---- the encoder ------------------------------------------------------ */
 
 int arfs_typedenc_init(struct arfs_typedenc *enc, unsigned type)
 {
 	memset(enc, 0, sizeof(*enc));
-	if (type != ARFS_FT_INTEGER && type != ARFS_FT_FLOAT &&
-	    type != ARFS_FT_STRING && type != ARFS_FT_VECTOR &&
-	    type != ARFS_FT_UNDEFINED)
+	if (type >= ARFS_FT_COUNT)
 		return -EOPNOTSUPP;
 	enc->type = type;
 	return 0;
@@ -417,6 +474,8 @@ void arfs_typedenc_release(struct arfs_typedenc *enc)
 	free(enc->u);
 	free(enc->d);
 	free(enc->bytes);
+	free(enc->nel);
+	free(enc->dims);
 	memset(enc, 0, sizeof(*enc));
 }
 
@@ -425,7 +484,7 @@ void arfs_typedenc_reset(struct arfs_typedenc *enc)
 	if (enc->miss)
 		memset(enc->miss, 0, enc->miss_cap * sizeof(*enc->miss));
 	enc->n = enc->k = 0;
-	enc->d_len = enc->b_len = 0;
+	enc->d_len = enc->b_len = enc->dims_len = 0;
 	enc->raw = 0;
 }
 
@@ -519,6 +578,72 @@ int arfs_typedenc_add_vec(struct arfs_typedenc *enc, const double *v,
 	return 0;
 }
 
+/* list, dict, datetime, image: the value's serialized body into bytes[]. */
+static int add_serialized(struct arfs_typedenc *enc,
+			  const struct arfs_value *v)
+{
+	struct arfs_textbuf tb = { 0 };
+	int rc;
+
+	if (v->type != enc->type)
+		return -EINVAL;
+	rc = arfs_typedser_body(&tb, v);
+	if (!rc && grow((void **)&enc->bytes, &enc->b_cap,
+			enc->b_len + tb.len + 1, 1))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = add_u(enc, tb.len, tb.len + 2);
+	if (!rc && tb.len)
+		memcpy(enc->bytes + enc->b_len, tb.p, tb.len);
+	if (!rc)
+		enc->b_len += tb.len;
+	arfs_textbuf_release(&tb);
+	return rc;
+}
+
+static int add_nd_elem(void *ctx, double x)
+{
+	struct arfs_typedenc *enc = ctx;
+
+	if (grow((void **)&enc->d, &enc->d_cap, enc->d_len + 1,
+		 sizeof(*enc->d)))
+		return -ENOMEM;
+	enc->d[enc->d_len++] = x;
+	return 0;
+}
+
+/* ndarray: dimension count in u[], element count in nel[], shape in dims[],
+ * elements in C order in d[]. */
+static int add_nd(struct arfs_typedenc *enc, const struct arfs_value *v)
+{
+	uint64_t nd = v->u.nd.ndim, d0 = enc->d_len;
+	int rc;
+
+	if (enc->type != ARFS_FT_NDVECTOR || nd > 64)
+		return -EINVAL;
+	if (grow((void **)&enc->nel, &enc->nel_cap, enc->k + 1,
+		 sizeof(*enc->nel)) ||
+	    grow((void **)&enc->dims, &enc->dims_cap, enc->dims_len + nd + 1,
+		 sizeof(*enc->dims)))
+		return -ENOMEM;
+	rc = arfs_typedser_nd_walk(v, add_nd_elem, enc);
+	if (rc) {
+		enc->d_len = d0;
+		return rc;
+	}
+	rc = add_u(enc, nd, 8 * (enc->d_len - d0) + 16 * nd + 4);
+	if (rc) {
+		enc->d_len = d0;
+		return rc;
+	}
+	enc->nel[enc->k - 1] = enc->d_len - d0;
+	if (nd)
+		memcpy(enc->dims + enc->dims_len, v->u.nd.shape,
+		       nd * sizeof(*enc->dims));
+	enc->dims_len += nd;
+	return 0;
+}
+
 int arfs_typedenc_add_value(struct arfs_typedenc *enc,
 			    const struct arfs_value *v)
 {
@@ -533,8 +658,10 @@ int arfs_typedenc_add_value(struct arfs_typedenc *enc,
 		return arfs_typedenc_add_str(enc, v->u.str.p, v->u.str.len);
 	case ARFS_FT_VECTOR:
 		return arfs_typedenc_add_vec(enc, v->u.vec.v, v->u.vec.n);
+	case ARFS_FT_NDVECTOR:
+		return add_nd(enc, v);
 	default:
-		return -EINVAL;
+		return add_serialized(enc, v);
 	}
 }
 
@@ -550,6 +677,14 @@ static int body(const struct arfs_typedenc *enc, struct arfs_textbuf *out,
 		return string_body(enc, out);
 	case ARFS_FT_VECTOR:
 		return vector_body(enc, out, ext);
+	case ARFS_FT_NDVECTOR:
+		*ext = true;
+		return nd_body(enc, out);
+	case ARFS_FT_LIST:
+	case ARFS_FT_DICT:
+	case ARFS_FT_DATETIME:
+	case ARFS_FT_IMAGE:
+		return arfs_textbuf_add(out, enc->bytes, enc->b_len);
 	default:
 		return 0;
 	}

@@ -13,10 +13,16 @@
  *
  * Invariants: n == k + (missing rows); for FLOAT, u[] holds the doubles'
  * bits; for STRING, u[] holds lengths and bytes[] the strings back to
- * back; for VECTOR, u[] holds lengths and d[] the elements back to back.
+ * back; for VECTOR, u[] holds lengths and d[] the elements back to back;
+ * for LIST, DICT, DATETIME and IMAGE, u[] holds lengths and bytes[] each
+ * value's serialized body (typedser.h) back to back; for NDVECTOR, u[]
+ * holds each array's dimension count, nel[] its element count, dims[] the
+ * shapes back to back and d[] the elements in C order.
  *
- * Supported column types: int, float, str, vector, and undefined (only
- * missing values). Others are -EOPNOTSUPP at init.
+ * Every column type is supported, as Turi writes it (FORMAT.md 2.10):
+ * int, float, str, vector and ndarray with their own codes, list, dict,
+ * datetime and image as serialized values, undefined (only missing
+ * values). A type number past ndarray is -EOPNOTSUPP at init.
  *
  * Ownership: the struct is caller memory (_init/_release); it owns its
  * arrays. Thread safety: none; one encoder per thread.
@@ -45,8 +51,12 @@ struct arfs_typedenc {
 	size_t u_cap;
 	double *d;		/* vector elements */
 	size_t d_len, d_cap;
-	char *bytes;		/* string bytes */
+	char *bytes;		/* string bytes, serialized values */
 	size_t b_len, b_cap;
+	uint64_t *nel;		/* NDVECTOR: [k] element counts */
+	size_t nel_cap;
+	uint64_t *dims;		/* NDVECTOR: shapes back to back */
+	size_t dims_len, dims_cap;
 	uint64_t raw;		/* rough size of the values, for block sizing */
 };
 
@@ -65,7 +75,12 @@ int arfs_typedenc_add_str(struct arfs_typedenc *enc, const char *s,
 			  size_t len);
 int arfs_typedenc_add_vec(struct arfs_typedenc *enc, const double *v,
 			  size_t n);
-/* A decoded value (typed.h): its type must be the column's or undefined. */
+/*
+ * A value (typed.h): its type must be the column's or undefined. This is
+ * the only way to add list, dict, datetime, image and ndarray values; an
+ * ndarray is stored compact (C order). -EINVAL also for a value typedser.h
+ * cannot write.
+ */
 int arfs_typedenc_add_value(struct arfs_typedenc *enc,
 			    const struct arfs_value *v);
 

@@ -113,7 +113,7 @@ int64_t arfs_view_size(struct arfs_view *v);
 ssize_t arfs_view_read(struct arfs_view *v, void *dst, size_t cap,
 		       uint64_t off);
 
-/* ---- image files (docs/FORMAT.md 3.4; imgfile.h) ---- */
+/* ---- image files (docs/FORMAT.md 4.4; imgfile.h) ---- */
 
 #define ARFS_VIEW_IMAGE 5	/* pool space kind of image files */
 

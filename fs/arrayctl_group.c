@@ -12,6 +12,7 @@
  *   info GROUP         index files, segments, columns, rows, sizes
  *   import FILE.csv GROUP   build a new group from CSV (core/csv.c)
  *   export GROUP [FILE.csv] write the group as CSV (stdout by default)
+ *                      (both take --dialect turi: Turi's CSV rules)
  *   compact GROUP      rewrite segments without dead bytes
  *   convert --lz4 GROUP     rewrite with LZ4 blocks only (Turi's flags)
  *
@@ -47,7 +48,7 @@ static int fail(const char *file, int rc)
 
 bool arrayctl_is_group(const char *path)
 {
-	return arfs_group_is_group(path);
+	return arfs_group_is_group(path) || arfs_group_is_set(path);
 }
 
 static int open_group(const char *path, struct arfs_group **g,
@@ -237,6 +238,17 @@ static void check_tails(struct arfs_group *g)
 	}
 }
 
+/* The group's folder, or its index file when the folder holds others. */
+static const char *path_of(const struct arfs_group *g)
+{
+	static char buf[4096];
+
+	if (!arfs_group_is_set(g->dir))
+		return g->dir;
+	snprintf(buf, sizeof(buf), "%s/%s", g->dir, g->index_file);
+	return buf;
+}
+
 static int cmd_check(struct arfs_group *g, struct arfs_blockmgr *mgr)
 {
 	int problems = 0;
@@ -245,12 +257,12 @@ static int cmd_check(struct arfs_group *g, struct arfs_blockmgr *mgr)
 	for (uint64_t c = 0; c < g->ncols; c++)
 		problems += check_column(g, mgr, c);
 	if (problems) {
-		fprintf(stderr, "arrayctl: %s: %d problem%s\n", g->dir,
+		fprintf(stderr, "arrayctl: %s: %d problem%s\n", path_of(g),
 			problems, problems == 1 ? "" : "s");
 		return 1;
 	}
-	printf("%s: sound (%" PRIu64 " columns, %" PRIu64 " rows)\n", g->dir,
-	       g->ncols, g->nrows);
+	printf("%s: sound (%" PRIu64 " columns, %" PRIu64 " rows)\n",
+	       path_of(g), g->ncols, g->nrows);
 	return 0;
 }
 
@@ -341,18 +353,64 @@ static void print_summary(const char *csv, const char *group,
 	       secs > 0 ? (double)sum->csv_bytes / 1e6 / secs : 0);
 }
 
-/* import [--block-size N] [--segment-rows N] [--lz4|--no-compress]
- *        [--no-fsync] FILE.csv GROUP */
+/* --type NAME=TYPE: one more forced column type; false if TYPE is bad. */
+static bool add_type(struct arfs_csv_import_opts *o, char *arg,
+		     const char **names, unsigned *types, size_t cap)
+{
+	char *eq = strrchr(arg, '=');
+	unsigned t;
+
+	if (!eq || o->ntypes == cap)
+		return false;
+	*eq = 0;
+	for (t = 0; t < ARFS_FT_COUNT; t++)
+		if (t != ARFS_FT_UNDEFINED && !strcmp(eq + 1, arfs_ftype_name(t)))
+			break;
+	if (t == ARFS_FT_COUNT)
+		return false;
+	names[o->ntypes] = arg;
+	types[o->ntypes++] = t;
+	return true;
+}
+
+/* --dialect rfc4180|turi: 0, or -1 after a message */
+static int parse_dialect(const char *s, enum arfs_csv_dialect *out)
+{
+	if (!strcmp(s, "turi"))
+		*out = ARFS_CSV_TURI;
+	else if (!strcmp(s, "rfc4180") || !strcmp(s, "rfc"))
+		*out = ARFS_CSV_RFC4180;
+	else {
+		fprintf(stderr, "arrayctl: --dialect: expected rfc4180 or "
+			"turi, got '%s'\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* import [--dialect D] [--block-size N] [--segment-rows N]
+ *        [--lz4|--no-compress] [--no-fsync] [--type NAME=TYPE]... FILE.csv GROUP */
 static int cmd_import(int argc, char **argv)
 {
 	struct arfs_csv_import_opts o = { .progress = show_progress };
 	struct arfs_csv_summary sum;
 	struct progress p = { .tty = isatty(2) };
+	const char *tnames[256];
+	unsigned ttypes[256];
 	char err[512];
 	int i, rc;
 
+	o.type_names = tnames;
+	o.types = ttypes;
 	for (i = 0; i < argc && !strncmp(argv[i], "--", 2); i++) {
-		if (!strcmp(argv[i], "--block-size") && i + 1 < argc)
+		if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+			if (!add_type(&o, argv[++i], tnames, ttypes, 256)) {
+				fprintf(stderr, "arrayctl: --type NAME=TYPE, "
+					"TYPE one of int float str vector "
+					"list dict datetime image ndarray\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--block-size") && i + 1 < argc)
 			o.gw.block_target = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--segment-rows") && i + 1 < argc)
 			o.segment_rows = strtoull(argv[++i], NULL, 10);
@@ -362,13 +420,17 @@ static int cmd_import(int argc, char **argv)
 			o.gw.compress = ARFS_GROUPW_NONE;
 		else if (!strcmp(argv[i], "--no-fsync"))
 			o.gw.no_fsync = true;
-		else
+		else if (!strcmp(argv[i], "--dialect") && i + 1 < argc) {
+			if (parse_dialect(argv[++i], &o.dialect))
+				return 2;
+		} else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: arrayctl import [--block-size BYTES] "
-			"[--segment-rows N] [--lz4|--no-compress] [--no-fsync] "
-			"FILE.csv GROUP\n");
+		fprintf(stderr, "usage: arrayctl import [--dialect rfc4180|turi] "
+			"[--block-size BYTES] [--segment-rows N] "
+			"[--lz4|--no-compress] [--no-fsync] "
+			"[--type NAME=TYPE]... FILE.csv GROUP\n");
 		return 2;
 	}
 	o.ctx = &p;
@@ -408,8 +470,15 @@ static int cmd_export(int argc, char **argv)
 	FILE *out = stdout;
 	int rc;
 
+	if (argc >= 2 && !strcmp(argv[0], "--dialect")) {
+		if (parse_dialect(argv[1], &o.dialect))
+			return 2;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 1 || argc > 2) {
-		fprintf(stderr, "usage: arrayctl export GROUP [FILE.csv]\n");
+		fprintf(stderr, "usage: arrayctl export [--dialect rfc4180|turi] "
+			"GROUP [FILE.csv]\n");
 		return 2;
 	}
 	if (argc == 2 && !(out = fopen(argv[1], "w")))
@@ -441,11 +510,59 @@ static int rewrite(const char *path, enum arfs_groupw_compress mode)
 	return rc ? fail(path, rc) : 0;
 }
 
-int arrayctl_group_cmd(const char *cmd, int argc, char **argv)
+static int run_one(const char *cmd, const char *path, const char *column)
 {
 	struct arfs_blockmgr *mgr;
 	struct arfs_group *g;
-	int want, rc;
+	int rc;
+
+	if (open_group(path, &g, &mgr))
+		return 1;
+	if (!strcmp(cmd, "ls"))
+		rc = cmd_ls(g, mgr);
+	else if (!strcmp(cmd, "cat"))
+		rc = cmd_cat(g, mgr, column);
+	else if (!strcmp(cmd, "check"))
+		rc = cmd_check(g, mgr);
+	else
+		rc = cmd_info(g);
+	close_group(g, mgr);
+	return rc;
+}
+
+/*
+ * A folder of several SFrames (a Turi model): check and info go through
+ * each of them in turn; ls and cat need one, named by its .frame_idx.
+ */
+static int run_set(const char *cmd, const char *dir)
+{
+	char **frames, path[4096];
+	size_t n;
+	int rc = arfs_group_frames(dir, &frames, &n), status = 0;
+
+	if (rc)
+		return fail(dir, rc);
+	if (strcmp(cmd, "check") && strcmp(cmd, "info")) {
+		fprintf(stderr, "arrayctl: %s: a folder of %zu SFrames; name "
+			"one of them:\n", dir, n);
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "  %s/%s\n", dir, frames[i]);
+		arfs_group_frames_free(frames);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, frames[i]);
+		if (i && !strcmp(cmd, "info"))
+			printf("\n");
+		status |= run_one(cmd, path, NULL);
+	}
+	arfs_group_frames_free(frames);
+	return status;
+}
+
+int arrayctl_group_cmd(const char *cmd, int argc, char **argv)
+{
+	int want;
 
 	if (!strcmp(cmd, "import"))
 		return cmd_import(argc, argv);
@@ -472,16 +589,7 @@ int arrayctl_group_cmd(const char *cmd, int argc, char **argv)
 			want == 2 ? " COLUMN" : "");
 		return 2;
 	}
-	if (open_group(argv[0], &g, &mgr))
-		return 1;
-	if (!strcmp(cmd, "ls"))
-		rc = cmd_ls(g, mgr);
-	else if (!strcmp(cmd, "cat"))
-		rc = cmd_cat(g, mgr, argv[1]);
-	else if (!strcmp(cmd, "check"))
-		rc = cmd_check(g, mgr);
-	else
-		rc = cmd_info(g);
-	close_group(g, mgr);
-	return rc;
+	if (arfs_group_is_set(argv[0]))
+		return run_set(cmd, argv[0]);
+	return run_one(cmd, argv[0], argc == 2 ? argv[1] : NULL);
 }

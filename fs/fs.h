@@ -13,10 +13,12 @@
  *      group folder        number << 42
  *      column folder       number << 42 | (column + 1) << 20
  *      block file          number << 42 | (column + 1) << 20 | (block + 1)
+ *      set folder          number << 42          (a folder of SFrames; its
+ *                                                  groups have their own)
  *      views folder        2
  *      a group's views     number << 42 | 2^41 | (column + 1) << 3 | kind
  *                          (kind 0: the folder .views/G, else view.h's)
- *    (arrays and groups share the number space; a group's columns are
+ *    (arrays, groups and sets share the number space; a group's columns are
  *    < 2^21 and blocks of a column < 2^20 - 1; "block" counts in row order
  *    across segments.)
  *    docno ranges: 1.. allocated and kept in the sidecar; 2^40 + row for
@@ -53,6 +55,7 @@ enum arfs_node_kind {
 	ARFS_NODE_GROUP,
 	ARFS_NODE_COLUMN,
 	ARFS_NODE_BLOCK,
+	ARFS_NODE_SET,		/* a folder of several SFrames (a model) */
 	ARFS_NODE_VROOT,	/* MNT/.views (ll_views.c) */
 	ARFS_NODE_VGROUP,	/* MNT/.views/G */
 	ARFS_NODE_VFILE,	/* G.csv, G.jsonl, G/COLUMN.txt, G/COLUMN.npy */
@@ -70,6 +73,7 @@ struct arfs_node {
 	enum arfs_node_kind kind;
 	struct arfs_store_array *arr; /* ARRAY, DOC */
 	struct arfs_store_group *grp; /* GROUP, COLUMN, BLOCK */
+	struct arfs_store_set *set;   /* SET */
 	uint64_t docno;               /* DOC: docno; group nodes: key */
 	struct arfs_node *hnext;      /* table chain, under table lock */
 	uint64_t nlookup;             /* under table lock */
@@ -112,6 +116,8 @@ struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 /* Same for group nodes: key 0 (group), ARFS_GROUP_KEY(col, blk + 1) ... */
 struct arfs_node *arfs_inode_ref_grp(enum arfs_node_kind kind,
 				     struct arfs_store_group *grp, uint64_t key);
+/* Same for the folder of a set of groups (a model). */
+struct arfs_node *arfs_inode_ref_set(struct arfs_store_set *set);
 /* Find without adding a lookup (NULL if unknown). */
 struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
 				  uint64_t docno);

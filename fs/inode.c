@@ -85,6 +85,8 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 	case ARFS_NODE_VGROUP:
 	case ARFS_NODE_VFILE:
 		return (uint64_t)n->grp->number << ARFS_INO_SHIFT | n->docno;
+	case ARFS_NODE_SET:
+		return (uint64_t)n->set->number << ARFS_INO_SHIFT;
 	case ARFS_NODE_VROOT:
 		return 2;
 	case ARFS_NODE_DOC:
@@ -96,7 +98,9 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 
 static const void *owner_of(const struct arfs_node *n)
 {
-	return n->arr ? (const void *)n->arr : (const void *)n->grp;
+	if (n->arr)
+		return n->arr;
+	return n->grp ? (const void *)n->grp : (const void *)n->set;
 }
 
 static struct arfs_node *find_locked(const void *owner, uint64_t docno)
@@ -122,9 +126,11 @@ struct arfs_node *arfs_inode_find(struct arfs_store_array *arr,
 
 static struct arfs_node *ref_locked(enum arfs_node_kind kind,
 				    struct arfs_store_array *arr,
-				    struct arfs_store_group *grp, uint64_t docno)
+				    struct arfs_store_group *grp,
+				    struct arfs_store_set *set, uint64_t docno)
 {
-	const void *owner = arr ? (const void *)arr : (const void *)grp;
+	const void *owner = arr ? (const void *)arr :
+			    grp ? (const void *)grp : (const void *)set;
 	struct arfs_node *n = find_locked(owner, docno);
 	size_t s = slot(owner, docno);
 
@@ -135,6 +141,7 @@ static struct arfs_node *ref_locked(enum arfs_node_kind kind,
 		n->kind = kind;
 		n->arr = arr;
 		n->grp = grp;
+		n->set = set;
 		n->docno = docno;
 		pthread_mutex_init(&n->lock, NULL);
 		n->hnext = table[s];
@@ -150,7 +157,17 @@ struct arfs_node *arfs_inode_ref_grp(enum arfs_node_kind kind,
 	struct arfs_node *n;
 
 	pthread_mutex_lock(&table_lock);
-	n = ref_locked(kind, NULL, grp, key);
+	n = ref_locked(kind, NULL, grp, NULL, key);
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+struct arfs_node *arfs_inode_ref_set(struct arfs_store_set *set)
+{
+	struct arfs_node *n;
+
+	pthread_mutex_lock(&table_lock);
+	n = ref_locked(ARFS_NODE_SET, NULL, NULL, set, 0);
 	pthread_mutex_unlock(&table_lock);
 	return n;
 }
@@ -162,7 +179,7 @@ struct arfs_node *arfs_inode_ref(enum arfs_node_kind kind,
 	struct arfs_node *n;
 
 	pthread_mutex_lock(&table_lock);
-	n = ref_locked(kind, arr, NULL, docno);
+	n = ref_locked(kind, arr, NULL, NULL, docno);
 	if (n && name) {
 		pthread_mutex_lock(&n->lock);
 		n->unlinked = false; /* found again under this name */

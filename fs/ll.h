@@ -31,6 +31,8 @@ bool arfs_is_group_kind(enum arfs_node_kind k);
 bool arfs_views_name(struct arfs_node *dir, const char *name);
 /* A folder of a segment group, or the root of a single-group store. */
 bool arfs_in_group(struct arfs_node *dir);
+/* A group node, or folder in one, that takes no writes (EROFS). */
+bool arfs_node_ro(const struct arfs_node *n);
 /* Entry and attribute timeout the kernel gets for the node. */
 double arfs_node_timeout(const struct arfs_node *n);
 /* Current attributes of any node. */

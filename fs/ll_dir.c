@@ -15,7 +15,7 @@ void arfs_fill_dir_stat(struct stat *st, struct arfs_node *n)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = arfs_node_st_ino(n);
-	st->st_mode = S_IFDIR | 0755;
+	st->st_mode = S_IFDIR | (n->kind == ARFS_NODE_SET ? 0555 : 0755);
 	st->st_nlink = 2;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
@@ -65,8 +65,10 @@ void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -EROFS);
 		return;
 	}
-	if (arfs_in_group(dir)) {
-		reply_err(req, arfs_fs.ro ? -EROFS : -EPERM); /* no new columns */
+	if (arfs_in_group(dir) || dir->kind == ARFS_NODE_SET) {
+		/* no new columns, no new SFrames in a model */
+		reply_err(req, arfs_node_ro(dir) || dir->kind == ARFS_NODE_SET ?
+			  -EROFS : -EPERM);
 		return;
 	}
 	if (dir->kind != ARFS_NODE_ROOT || arfs_store_is_single(arfs_fs.store)) {
@@ -92,8 +94,10 @@ void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct arfs_node *dir = arfs_inode_get(parent);
 
 	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name) ||
-	    arfs_in_group(dir) || (dir->kind == ARFS_NODE_ROOT &&
-			      arfs_store_find_group(arfs_fs.store, name))) {
+	    arfs_in_group(dir) || dir->kind == ARFS_NODE_SET ||
+	    (dir->kind == ARFS_NODE_ROOT &&
+	     (arfs_store_find_group(arfs_fs.store, name) ||
+	      arfs_store_find_set(arfs_fs.store, name)))) {
 		reply_err(req, -EROFS);
 		return;
 	}
@@ -114,6 +118,7 @@ struct dirent_snap {
 	enum arfs_node_kind kind;
 	struct arfs_store_array *arr;
 	struct arfs_store_group *grp;
+	struct arfs_store_set *set;
 	struct arfs_docattr attr; /* DOC; attr.docno holds the key of others */
 };
 
@@ -150,6 +155,8 @@ static int snap_add(struct dir_snap *d, const char *name,
 	d->v[d->n].name_off = d->names_len;
 	d->v[d->n].kind = kind;
 	d->v[d->n].arr = arr;
+	d->v[d->n].grp = NULL;
+	d->v[d->n].set = NULL;
 	if (a)
 		d->v[d->n].attr = *a;
 	d->names_len += len;
@@ -221,6 +228,15 @@ static int snap_views_root(struct dir_snap *d)
 	return snap_view(d, ".views", ARFS_NODE_VROOT, NULL, 0);
 }
 
+static int snap_set(struct dir_snap *d, struct arfs_store_set *set)
+{
+	int rc = snap_add(d, set->name, ARFS_NODE_SET, NULL, NULL);
+
+	if (!rc)
+		d->v[d->n - 1].set = set;
+	return rc;
+}
+
 static void snap_free(struct dir_snap *d)
 {
 	if (!d)
@@ -236,6 +252,7 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *dir = arfs_inode_get(ino);
 	struct arfs_store_array *arr = arfs_dir_array(dir), *a;
 	struct arfs_store_group *g;
+	struct arfs_store_set *s;
 	struct dir_snap *d = calloc(1, sizeof(*d));
 	struct grp_ctx gc = { d, NULL };
 	int rc = d ? 0 : -ENOMEM;
@@ -252,6 +269,11 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	} else if (!rc && arfs_in_group(dir)) {
 		gc.grp = dir->kind == ARFS_NODE_ROOT ? arfs_grp_root() : dir->grp;
 		rc = arfs_grp_list(dir, snap_grp, &gc);
+	} else if (!rc && dir->kind == ARFS_NODE_SET) {
+		for (size_t i = 0; !rc && i < dir->set->ngroups; i++) {
+			gc.grp = dir->set->groups[i];
+			rc = snap_grp(&gc, gc.grp->name, ARFS_NODE_GROUP, 0);
+		}
 	} else if (!rc && !arr) {
 		for (size_t i = 0; !rc && (a = arfs_store_array_at(arfs_fs.store, i)); i++)
 			rc = snap_add(d, a->name, ARFS_NODE_ARRAY, a, NULL);
@@ -260,6 +282,8 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 			gc.grp = g;
 			rc = snap_grp(&gc, g->name, ARFS_NODE_GROUP, 0);
 		}
+		for (size_t i = 0; !rc && (s = arfs_store_set_at(arfs_fs.store, i)); i++)
+			rc = snap_set(d, s);
 	}
 	if (!rc && dir->kind == ARFS_NODE_ROOT &&
 	    arfs_fs.views == ARFS_VIEWS_VISIBLE)
@@ -302,6 +326,7 @@ static int entry_stat(struct dirent_snap *e, struct stat *st,
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.kind = e->kind;
 	tmp.arr = e->arr;
+	tmp.set = e->set;
 	arfs_fill_dir_stat(st, e->kind == ARFS_NODE_ROOT ? dir : &tmp);
 	return 0;
 }
@@ -379,6 +404,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				break;
 			e.ino = arfs_inode_id(n);
 			e.attr_timeout = e.entry_timeout = arfs_node_timeout(n);
+		} else if (d->v[i].kind == ARFS_NODE_SET) {
+			n = arfs_inode_ref_set(d->v[i].set);
+			if (!n)
+				break;
+			e.ino = arfs_inode_id(n);
+			e.attr_timeout = e.entry_timeout = arfs_fs.timeout;
 		} else if (d->v[i].kind != ARFS_NODE_ROOT) {
 			n = arfs_inode_ref(d->v[i].kind, d->v[i].arr,
 					   d->v[i].kind == ARFS_NODE_DOC ?

@@ -172,17 +172,22 @@ int arfs_doc_lookup(struct arfs_store_array *arr, const char *name,
 	rc = arfs_docarray_lookup(arr->da, name, strlen(name), &ref);
 	if (rc)
 		return rc;
-	arfs_fill_doc_stat(st, arr, &ref.attr, ref.attr.docno);
 	n = arfs_inode_ref(ARFS_NODE_DOC, arr, ref.attr.docno, name);
 	arfs_docref_release(&ref);
 	if (!n)
 		return -ENOMEM;
-	{
-		uint64_t size = (uint64_t)st->st_size;
-		wbuf_size(n, &size);
-		st->st_size = (off_t)size;
-		st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	/*
+	 * The lookup above only finds the node. Its attributes come from
+	 * doc_attr (buffer first, then the array): the row read above may
+	 * predate a commit that dropped the buffer since, and its size then
+	 * stays in the kernel for the attribute timeout and cuts reads short.
+	 */
+	rc = doc_attr(n, &ref.attr);
+	if (rc) {
+		arfs_inode_forget(n, 1);
+		return rc;
 	}
+	arfs_fill_doc_stat(st, arr, &ref.attr, n->docno);
 	*out = n;
 	return 0;
 }

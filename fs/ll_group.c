@@ -83,7 +83,7 @@ static int grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
 	st->st_blksize = 1u << 20;
 	st->st_mtim = st->st_ctim = st->st_atim = sg->mtime;
 	if (kind != ARFS_NODE_BLOCK) {
-		st->st_mode = S_IFDIR | (arfs_fs.ro ? 0555 : 0755);
+		st->st_mode = S_IFDIR | (arfs_fs.ro || sg->ro ? 0555 : 0755);
 		st->st_nlink = 2;
 		return 0;
 	}
@@ -94,7 +94,7 @@ static int grp_stat(enum arfs_node_kind kind, struct arfs_store_group *sg,
 	size = arfs_blockmgr_text_size(arfs_fs.mgr, col, key_blk(key));
 	if (size < 0)
 		return size == -ERANGE ? -ENOENT : (int)size; /* removed */
-	st->st_mode = S_IFREG | (arfs_fs.ro ? 0444 : 0644);
+	st->st_mode = S_IFREG | (arfs_fs.ro || sg->ro ? 0444 : 0644);
 	st->st_nlink = 1;
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;

@@ -75,6 +75,21 @@ bool arfs_in_group(struct arfs_node *dir)
 }
 
 /*
+ * A group node (or folder in one) that takes no writes: a read-only mount,
+ * or one SFrame of a model folder (their groups are read-only).
+ */
+bool arfs_node_ro(const struct arfs_node *n)
+{
+	const struct arfs_store_group *g = NULL;
+
+	if (arfs_is_group_kind(n->kind))
+		g = n->grp;
+	else if (n->kind == ARFS_NODE_ROOT)
+		g = arfs_grp_root();
+	return arfs_fs.ro || (g && g->ro);
+}
+
+/*
  * Writable groups are not cached by the kernel: a commit renumbers. View
  * files follow their group's commits, so their sizes are not cached.
  */
@@ -82,7 +97,8 @@ double arfs_node_timeout(const struct arfs_node *n)
 {
 	if (n->kind == ARFS_NODE_VFILE)
 		return 0;
-	return arfs_is_group_kind(n->kind) && !arfs_fs.ro ? 0 : arfs_fs.timeout;
+	return arfs_is_group_kind(n->kind) && !arfs_node_ro(n) ? 0 :
+	       arfs_fs.timeout;
 }
 
 int arfs_node_stat(struct arfs_node *n, struct stat *st)
@@ -118,6 +134,7 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct arfs_node *dir = arfs_inode_get(parent), *n = NULL;
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 	struct arfs_store_group *grp;
+	struct arfs_store_set *set;
 	struct stat st;
 	int rc;
 
@@ -128,6 +145,17 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = arfs_doc_lookup(arr, name, &n, &st);
 	} else if (arfs_in_group(dir)) {
 		rc = arfs_grp_lookup(dir, name, &n, &st);
+	} else if (dir->kind == ARFS_NODE_SET) {
+		grp = arfs_store_set_find(dir->set, name);
+		n = grp ? arfs_inode_ref_grp(ARFS_NODE_GROUP, grp, 0) : NULL;
+		rc = !grp ? -ENOENT : n ? arfs_grp_stat(ARFS_NODE_GROUP, grp, 0,
+							&st) : -ENOMEM;
+	} else if (dir->kind == ARFS_NODE_ROOT &&
+		   (set = arfs_store_find_set(arfs_fs.store, name))) {
+		n = arfs_inode_ref_set(set);
+		rc = n ? 0 : -ENOMEM;
+		if (n)
+			arfs_fill_dir_stat(&st, n);
 	} else if (dir->kind == ARFS_NODE_ROOT &&
 		   (grp = arfs_store_find_group(arfs_fs.store, name))) {
 		n = arfs_inode_ref_grp(ARFS_NODE_GROUP, grp, 0);
@@ -206,7 +234,7 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (arfs_views_kind(n->kind))
 		rc = -EROFS;
 	else if (arfs_is_group_kind(n->kind))
-		rc = arfs_fs.ro ? -EROFS : arfs_grp_setattr(n, attr, to_set);
+		rc = arfs_node_ro(n) ? -EROFS : arfs_grp_setattr(n, attr, to_set);
 	else if (n->kind == ARFS_NODE_DOC)
 		rc = arfs_doc_setattr(n, attr, to_set);
 	else
@@ -242,13 +270,14 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	}
 	if (n->kind == ARFS_NODE_BLOCK) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-			rc = arfs_fs.ro ? -EROFS : arfs_grp_open(n, fi->flags);
+			rc = arfs_node_ro(n) ? -EROFS :
+			     arfs_grp_open(n, fi->flags);
 			if (rc) {
 				reply_err(req, rc);
 				return;
 			}
 		}
-		fi->keep_cache = arfs_fs.ro; /* read-only: blocks never change */
+		fi->keep_cache = arfs_node_ro(n); /* blocks never change */
 		fi->fh = arfs_grp_pin(n);
 		arfs_inode_hold(n);
 		if (fuse_reply_open(req, fi) == -ENOENT) {
@@ -361,8 +390,10 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (arr)
 		return arfs_doc_create(req, arr, name, mode, out, st);
 	if (arfs_in_group(dir))
-		return arfs_fs.ro ? -EROFS : S_ISREG(mode) ?
+		return arfs_node_ro(dir) ? -EROFS : S_ISREG(mode) ?
 		       arfs_grp_create(dir, name, out, st) : -EPERM;
+	if (dir->kind == ARFS_NODE_SET)
+		return -EROFS;
 	return dir->kind == ARFS_NODE_ROOT ? -EPERM : -ENOTDIR;
 }
 
@@ -415,10 +446,11 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, -EROFS);
 	else if (arr)
 		reply_err(req, arfs_doc_unlink(arr, name));
-	else if (arfs_in_group(dir) && !arfs_fs.ro)
+	else if (arfs_in_group(dir) && !arfs_node_ro(dir))
 		reply_err(req, arfs_grp_unlink(dir, name));
 	else
-		reply_err(req, arfs_in_group(dir) ? -EROFS :
+		reply_err(req, arfs_in_group(dir) ||
+			  dir->kind == ARFS_NODE_SET ? -EROFS :
 			  dir->kind == ARFS_NODE_ROOT ? -EISDIR : -ENOTDIR);
 }
 
@@ -440,16 +472,21 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -EROFS);
 		return;
 	}
-	if (!arfs_fs.ro && !flags && arfs_in_group(arfs_inode_get(parent)) &&
-	    arfs_in_group(arfs_inode_get(newparent))) {
+	if (!flags && arfs_in_group(arfs_inode_get(parent)) &&
+	    !arfs_node_ro(arfs_inode_get(parent)) &&
+	    arfs_in_group(arfs_inode_get(newparent)) &&
+	    !arfs_node_ro(arfs_inode_get(newparent))) {
 		reply_err(req, arfs_grp_rename(arfs_inode_get(parent), name,
 					       arfs_inode_get(newparent),
 					       newname));
 		return;
 	}
 	if (arfs_in_group(arfs_inode_get(parent)) || arfs_in_group(arfs_inode_get(newparent)) ||
+	    arfs_inode_get(parent)->kind == ARFS_NODE_SET ||
+	    arfs_inode_get(newparent)->kind == ARFS_NODE_SET ||
 	    (arfs_inode_get(parent)->kind == ARFS_NODE_ROOT &&
-	     arfs_store_find_group(arfs_fs.store, name)) ||
+	     (arfs_store_find_group(arfs_fs.store, name) ||
+	      arfs_store_find_set(arfs_fs.store, name))) ||
 	    (arfs_inode_get(newparent)->kind == ARFS_NODE_ROOT &&
 	     arfs_store_find_group(arfs_fs.store, newname))) {
 		reply_err(req, -EROFS);
@@ -511,7 +548,8 @@ static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
  */
 static bool store_has_xattrs(void)
 {
-	return arfs_store_group_at(arfs_fs.store, 0) != NULL;
+	return arfs_store_group_at(arfs_fs.store, 0) ||
+	       arfs_store_set_at(arfs_fs.store, 0);
 }
 
 #define STATS_XATTR "user.arrayfs.stats"

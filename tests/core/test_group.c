@@ -143,9 +143,53 @@ static void test_bad_segment_paths(void **state)
 	expect_bad_sidx("\"" PREFIX ".0000\"", "\"\"");
 }
 
+/* The last error message logged (a sink for arfs_log). */
+static char last_msg[1024];
+
+static void keep_msg(enum arfs_log_level level, const char *msg)
+{
+	(void)level;
+	snprintf(last_msg, sizeof(last_msg), "%s", msg);
+}
+
+/*
+ * GraphLab Create's version 1 (one INI .sidx per column, named by the
+ * .frame_idx without ":N"), and a JSON index of version 1: refused with
+ * -ENOTSUP and a message naming the file and the version.
+ */
+static void test_version_1(void **state)
+{
+	char *dir = fixture_copy(), path[4096];
+	struct arfs_group *g = NULL;
+	static const char v1[] =
+		"[sarray]\nversion=1\nnum_segments=1\ncontent_type=\n"
+		"block_size=65536\n[segment_files]\n0000=m_v1.0000\n"
+		"[segment_sizes]\n0000=11536\n";
+
+	arfs_log_set_sink(keep_msg);
+	snprintf(path, sizeof(path), "%s/m_v1.sidx", dir);
+	tu_writefile(path, v1, strlen(v1));
+	edit(dir, PREFIX ".frame_idx", PREFIX ".sidx:0", "m_v1.sidx");
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(dir, &g), -ENOTSUP);
+	assert_null(g);
+	assert_non_null(strstr(last_msg, "m_v1.sidx: unsupported version 1"));
+	/* the INI index opened on its own */
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(path, &g), -ENOTSUP);
+	assert_non_null(strstr(last_msg, "m_v1.sidx: unsupported version 1"));
+	done(dir);
+	dir = fixture_copy();
+	edit(dir, PREFIX ".sidx", "\"version\" : 2", "\"version\" : 1");
+	last_msg[0] = 0;
+	assert_int_equal(arfs_group_open(dir, &g), -ENOTSUP);
+	assert_non_null(strstr(last_msg, PREFIX ".sidx: unsupported version 1"));
+	done(dir);
+	arfs_log_set_sink(NULL);
+}
+
 static void test_bad_index(void **state)
 {
-	expect_bad_sidx("\"version\" : 2", "\"version\" : 1");
 	expect_bad_sidx("\"num_segments\" : 1", "\"num_segments\" : 2");
 	expect_bad_sidx("\"sarray\" : {", "\"sarray\" : [");
 	expect_bad_sidx("\"__type__\" : \"2\"", "\"__type__\" : \"12\"");
@@ -222,6 +266,48 @@ static void test_row_count_mismatch(void **state)
 	done(dir);
 }
 
+/*
+ * A folder of several SFrames (a Turi model): not one group but a set,
+ * listed in name order; each .frame_idx opens as a group named by its
+ * prefix; the folder itself is refused with -EISDIR.
+ */
+static void test_model_folder(void **state)
+{
+	char dir[2048], path[4096], **frames;
+	struct arfs_group *g = NULL;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/turi/model_two_sframes", tu_fixtures());
+	assert_true(arfs_group_is_set(dir));
+	assert_false(arfs_group_is_group(dir));
+	assert_int_equal(arfs_group_open(dir, &g), -EISDIR);
+	assert_null(g);
+	assert_int_equal(arfs_group_frames(dir, &frames, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(frames[0], PREFIX ".frame_idx");
+	assert_string_equal(frames[1], "m_c1dc662e7b0ac347.frame_idx");
+	assert_null(frames[2]);
+	arfs_group_frames_free(frames);
+	snprintf(path, sizeof(path), "%s/" PREFIX ".frame_idx", dir);
+	assert_true(arfs_group_is_group(path));
+	assert_int_equal(arfs_group_open(path, &g), 0);
+	assert_string_equal(g->name, PREFIX);
+	assert_string_equal(g->dir, dir);
+	assert_int_equal(g->ncols, 12);
+	assert_int_equal(g->nrows, 11536);
+	arfs_group_free(g);
+	snprintf(path, sizeof(path), "%s/m_c1dc662e7b0ac347.frame_idx", dir);
+	assert_int_equal(arfs_group_open(path, &g), 0);
+	assert_int_equal(g->ncols, 3);
+	assert_int_equal(g->cols[1].type, ARFS_FT_IMAGE);
+	arfs_group_free(g);
+	/* one SFrame is a group, not a set */
+	snprintf(dir, sizeof(dir), "%s/turi/business.sf", tu_fixtures());
+	assert_false(arfs_group_is_set(dir));
+	assert_int_equal(arfs_group_frames(tu_fixtures(), &frames, &n),
+			 -ENOENT);
+}
+
 static void test_safe_name(void **state)
 {
 	assert_true(arfs_group_safe_name("m_x.0000"));
@@ -247,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_column_count_mismatch),
 		cmocka_unit_test(test_row_count_mismatch),
 		cmocka_unit_test(test_safe_name),
+		cmocka_unit_test(test_model_folder),
+		cmocka_unit_test(test_version_1),
 	};
 
 	arfs_log_set_sink(quiet);

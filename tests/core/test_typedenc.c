@@ -438,7 +438,7 @@ static void test_choices(void **state)
 	arfs_typedenc_init(&enc, ARFS_FT_INTEGER);
 	assert_int_equal(arfs_typedenc_add_str(&enc, "x", 1), -EINVAL);
 	arfs_typedenc_release(&enc);
-	assert_int_equal(arfs_typedenc_init(&enc, ARFS_FT_LIST), -EOPNOTSUPP);
+	assert_int_equal(arfs_typedenc_init(&enc, ARFS_FT_COUNT), -EOPNOTSUPP);
 	arfs_textbuf_release(&tb);
 }
 

@@ -293,7 +293,7 @@ def main():
     bad = []
     for i, line in enumerate(lines):
         w, h, c, size = map(int, re.match(
-            r"<image (\d+)x(\d+)x(\d+) jpeg (\d+) bytes>", line).groups())
+            r"<image (\d+)x(\d+)x(\d+) jpeg (\d+) bytes", line).groups())
         p = os.path.join(folder, "%d.jpg" % i)
         data = read(p)
         with Image.open(p) as im:

@@ -123,3 +123,16 @@ for name, data in (("ascii", b"d00"), ("slash", b"a%2Fb"), ("dot", b"%2E"),
                    ("pct", b"100%"), ("utf8", "caf\u00e9 \u4e2d".encode()),
                    ("cps", struct.pack("<4I", 0x2F, 0, 0xD800, 0x110000))):
     put("idname", name, data)
+
+# textparse: u8 column type, then block text lines (FORMAT.md 2.8)
+for name, t, text in (
+        ("list", 4, '[1,"a",[2.5],{"$vector":"[1 2]"},null,NaN]\n\\N\n[]\n'),
+        ("dict", 5, '{"the":3,"a":1}\n{"$dict":[[1,"x"],[2.5,{}]]}\n{}\n'),
+        ("datetime", 6, "2014-03-01T12:30:00.000250+05:45\n\\N\n1900-01-01T00:00:00\n"),
+        ("image", 8, "<image 2x1x1 png 3 bytes AQID>\n<image v1 0x0x0 undefined 0 bytes>\n"),
+        ("ndarray", 9, "[[1 2] [3 4]]\n[[] []]\n[]\n\\N\n"),
+        ("nested", 4, '[{"$datetime":"1970-01-01T00:00:00"},{"$ndarray":"[[1] [2]]"},'
+                      '{"$image":"<image 1x1x1 raw 1 bytes AA==>"},[[["\\u00e9\\n"]]]]\n'),
+        ("str", 2, "a\\tb\n\\\\N\n\\N\n"),
+        ("vector", 3, "[1 -2.5]\n[]\n")):
+    put("textparse", name, bytes([t]) + text.encode())
