@@ -108,4 +108,45 @@ struct arfs_csv_export_opts {
 int arfs_csv_export(const char *group_path, FILE *out,
 		    const struct arfs_csv_export_opts *opts);
 
+/* ---- the export's row rendering, for other renderers (view.h) ---- */
+
+struct arfs_blockmgr;
+struct arfs_column;
+struct arfs_group;
+struct arfs_textbuf;
+struct arfs_value;
+struct arfs_values;
+
+/*
+ * A reading position in one column: the block decoded last and the next
+ * row in it. Zero-initialize with col set; arfs_csv_cursor_release() frees
+ * the decoded block. Not thread-safe: one cursor per thread.
+ */
+struct arfs_csv_cursor {
+	struct arfs_column *col;
+	uint64_t blk, pos;		/* next block to decode; row in vals */
+	struct arfs_values *vals;	/* the block decoded last, or NULL */
+};
+
+/* Position cu at row r (binary search over the blocks; the block decoded
+ * last is reused). Past the column's end, next gives missing values.
+ * 0 or the -errno of the block's decode. */
+int arfs_csv_cursor_seek(struct arfs_blockmgr *mgr, struct arfs_csv_cursor *cu,
+			 uint64_t r);
+/* The value at the cursor, then advance: *out valid until the cursor
+ * moves to another block or is released. A missing value past a shorter
+ * column's end. 0 or -errno. */
+int arfs_csv_cursor_next(struct arfs_blockmgr *mgr, struct arfs_csv_cursor *cu,
+			 const struct arfs_value **out);
+void arfs_csv_cursor_release(struct arfs_csv_cursor *cu);
+
+/* Rows of the export: those of the longest column. */
+uint64_t arfs_csv_rows(const struct arfs_group *g);
+/* Append the default dialect's header line (quoted names, newline):
+ * 0 or -ENOMEM. */
+int arfs_csv_put_header(struct arfs_textbuf *tb, const struct arfs_group *g);
+/* Append one value as the export writes it in the default (RFC 4180)
+ * dialect, no separator: 0 or -ENOMEM. */
+int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v);
+
 #endif

@@ -18,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cursor {
-	struct arfs_column *col;
-	uint64_t blk, pos;
-	struct arfs_values *vals;
-};
-
 static int put_quoted(struct arfs_textbuf *tb, const char *s, size_t n)
 {
 	const char *q;
@@ -78,9 +72,8 @@ static int put_csv_value(struct arfs_textbuf *tb, const struct arfs_value *v,
 	}
 }
 
-/* Position cu at row r of its column (binary search over the blocks). */
-static int cursor_seek(struct arfs_blockmgr *mgr, struct cursor *cu,
-		       uint64_t r)
+int arfs_csv_cursor_seek(struct arfs_blockmgr *mgr, struct arfs_csv_cursor *cu,
+			 uint64_t r)
 {
 	uint64_t lo = 0, hi = arfs_column_nblocks(cu->col), mid;
 	const struct arfs_colblock *b;
@@ -113,8 +106,8 @@ static int cursor_seek(struct arfs_blockmgr *mgr, struct cursor *cu,
 	return rc;
 }
 
-static int cursor_next(struct arfs_blockmgr *mgr, struct cursor *cu,
-		       const struct arfs_value **out)
+int arfs_csv_cursor_next(struct arfs_blockmgr *mgr, struct arfs_csv_cursor *cu,
+			 const struct arfs_value **out)
 {
 	static const struct arfs_value missing = { .type = ARFS_FT_UNDEFINED };
 	int rc;
@@ -157,7 +150,7 @@ struct export {
 	int rc;				/* [lock] first error */
 };
 
-static int format_chunk(struct export *ex, struct cursor *cu, uint64_t k,
+static int format_chunk(struct export *ex, struct arfs_csv_cursor *cu, uint64_t k,
 			struct arfs_textbuf *tb)
 {
 	uint64_t r0 = k * CHUNK_ROWS, r1 = r0 + CHUNK_ROWS;
@@ -168,11 +161,11 @@ static int format_chunk(struct export *ex, struct cursor *cu, uint64_t k,
 		r1 = ex->nrows;
 	tb->len = 0;
 	for (uint64_t c = 0; !rc && c < ex->g->ncols; c++)
-		rc = cursor_seek(ex->mgr, &cu[c], r0);
+		rc = arfs_csv_cursor_seek(ex->mgr, &cu[c], r0);
 	for (uint64_t r = r0; !rc && r < r1; r++) {
 		for (uint64_t c = 0; !rc && c < ex->g->ncols; c++) {
 			rc = (c ? arfs_textbuf_add(tb, ",", 1) : 0) ?:
-			     cursor_next(ex->mgr, &cu[c], &v) ?:
+			     arfs_csv_cursor_next(ex->mgr, &cu[c], &v) ?:
 			     put_csv_value(tb, v, ex->turi);
 		}
 		rc = rc ?: arfs_textbuf_add(tb, "\n", 1);
@@ -208,7 +201,7 @@ static void *export_thread(void *p)
 {
 	struct export *ex = p;
 	struct arfs_textbuf tb = { 0 };
-	struct cursor *cu = calloc(ex->g->ncols + 1, sizeof(*cu));
+	struct arfs_csv_cursor *cu = calloc(ex->g->ncols + 1, sizeof(*cu));
 	uint64_t k;
 	int rc = cu ? 0 : -ENOMEM;
 
@@ -230,6 +223,40 @@ static void *export_thread(void *p)
 	free(cu);
 	arfs_textbuf_release(&tb);
 	return NULL;
+}
+
+int arfs_csv_put_value(struct arfs_textbuf *tb, const struct arfs_value *v)
+{
+	return put_csv_value(tb, v, false);
+}
+
+int arfs_csv_put_header(struct arfs_textbuf *tb, const struct arfs_group *g)
+{
+	int rc = 0;
+
+	for (uint64_t c = 0; c < g->ncols; c++) {
+		const char *name = g->cols[c].name;
+
+		rc = rc ?: (c ? arfs_textbuf_add(tb, ",", 1) : 0) ?:
+		     put_quoted(tb, name, strlen(name));
+	}
+	return rc ?: arfs_textbuf_add(tb, "\n", 1);
+}
+
+uint64_t arfs_csv_rows(const struct arfs_group *g)
+{
+	uint64_t n = 0;
+
+	for (uint64_t c = 0; c < g->ncols; c++)
+		if (g->cols[c].rows > n)
+			n = g->cols[c].rows;
+	return n;
+}
+
+void arfs_csv_cursor_release(struct arfs_csv_cursor *cu)
+{
+	arfs_values_free(cu->vals);
+	cu->vals = NULL;
 }
 
 static int write_header(struct export *ex)
@@ -263,9 +290,7 @@ static int export_rows(struct export *ex)
 
 	if (!t)
 		return -ENOMEM;
-	for (uint64_t c = 0; c < ex->g->ncols; c++)
-		if (ex->g->cols[c].rows > ex->nrows)
-			ex->nrows = ex->g->cols[c].rows;
+	ex->nrows = arfs_csv_rows(ex->g);
 	ex->nchunks = (ex->nrows + CHUNK_ROWS - 1) / CHUNK_ROWS;
 	pthread_mutex_init(&ex->lock, NULL);
 	pthread_cond_init(&ex->turn, NULL);

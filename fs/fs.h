@@ -15,6 +15,9 @@
  *      block file          number << 42 | (column + 1) << 20 | (block + 1)
  *      set folder          number << 42          (a folder of SFrames; its
  *                                                  groups have their own)
+ *      views folder        2
+ *      a group's views     number << 42 | 2^41 | (column + 1) << 3 | kind
+ *                          (kind 0: the folder .views/G, else view.h's)
  *    (arrays, groups and sets share the number space; a group's columns are
  *    < 2^21 and blocks of a column < 2^20 - 1; "block" counts in row order
  *    across segments.)
@@ -53,7 +56,14 @@ enum arfs_node_kind {
 	ARFS_NODE_COLUMN,
 	ARFS_NODE_BLOCK,
 	ARFS_NODE_SET,		/* a folder of several SFrames (a model) */
+	ARFS_NODE_VROOT,	/* MNT/.views (ll_views.c) */
+	ARFS_NODE_VGROUP,	/* MNT/.views/G */
+	ARFS_NODE_VFILE,	/* G.csv, G.jsonl, G/COLUMN.txt, G/COLUMN.npy */
 };
+
+/* -o views=: the views folder hidden from the root listing (default),
+ * listed, or absent */
+enum arfs_views_mode { ARFS_VIEWS_HIDDEN, ARFS_VIEWS_VISIBLE, ARFS_VIEWS_OFF };
 
 #define ARFS_COL_SHIFT 20
 #define ARFS_GROUP_KEY(col, blk) \
@@ -93,6 +103,7 @@ struct arfs_fs {
 	struct fuse_session *se;
 	bool ro;
 	double timeout;               /* entry and attr cache, seconds */
+	enum arfs_views_mode views;
 	struct arfs_node root;
 };
 

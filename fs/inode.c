@@ -82,9 +82,13 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 	case ARFS_NODE_GROUP:
 	case ARFS_NODE_COLUMN:
 	case ARFS_NODE_BLOCK:
+	case ARFS_NODE_VGROUP:
+	case ARFS_NODE_VFILE:
 		return (uint64_t)n->grp->number << ARFS_INO_SHIFT | n->docno;
 	case ARFS_NODE_SET:
 		return (uint64_t)n->set->number << ARFS_INO_SHIFT;
+	case ARFS_NODE_VROOT:
+		return 2;
 	case ARFS_NODE_DOC:
 		break;
 	}

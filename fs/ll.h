@@ -27,6 +27,8 @@ struct arfs_store_array *arfs_dir_array(struct arfs_node *dir);
 /* Read-only mounts: reload the arrays if the last reload is over 1 s old. */
 void arfs_maybe_reload(void);
 bool arfs_is_group_kind(enum arfs_node_kind k);
+/* name in dir is the views folder's (MNT/.views, views not off) */
+bool arfs_views_name(struct arfs_node *dir, const char *name);
 /* A folder of a segment group, or the root of a single-group store. */
 bool arfs_in_group(struct arfs_node *dir);
 /* A group node, or folder in one, that takes no writes (EROFS). */
@@ -92,5 +94,37 @@ int arfs_doc_unlink(struct arfs_store_array *arr, const char *name);
 /* rename within one array (flags: 0 or RENAME_NOREPLACE) */
 int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
 		    const char *newname, unsigned flags);
+
+/* fs/ll_views.c: the views folder (kinds VROOT, VGROUP, VFILE) */
+
+bool arfs_views_kind(enum arfs_node_kind k);
+/* Node for (kind, group, key) with one lookup added, or NULL. */
+struct arfs_node *arfs_views_ref(enum arfs_node_kind kind,
+				 struct arfs_store_group *sg, uint64_t key);
+/* MNT/.views: -ENOENT with -o views=off, -EEXIST (logged once) when the
+ * store shows an entry of that name itself. */
+int arfs_views_root_lookup(bool store_has_it, struct arfs_node **out,
+			   struct stat *st);
+int arfs_views_lookup(struct arfs_node *dir, const char *name,
+		      struct arfs_node **out, struct stat *st);
+/* Attributes of a view node; a file's size that of the version open in
+ * fh (0: the current one). */
+int arfs_views_stat(struct arfs_node *n, uint64_t fh, struct stat *st);
+/* Attributes without computing a size, for listings. */
+int arfs_views_entry_stat(enum arfs_node_kind kind,
+			  struct arfs_store_group *sg, uint64_t key,
+			  struct stat *st);
+int arfs_views_list(struct arfs_node *dir,
+		    int (*add)(void *ctx, const char *name,
+			       enum arfs_node_kind kind,
+			       struct arfs_store_group *sg, uint64_t key),
+		    void *ctx);
+/* open: fills fi->fh and fi->keep_cache; -EROFS for writing, -EISDIR */
+int arfs_views_open(struct arfs_node *n, struct fuse_file_info *fi);
+/* 0 once replied, or -errno for the caller to reply */
+int arfs_views_read(fuse_req_t req, uint64_t fh, size_t size, off_t off);
+void arfs_views_release(uint64_t fh);
+/* free every version (at unmount, before arfs_store_close) */
+void arfs_views_shutdown(void);
 
 #endif

@@ -73,6 +73,10 @@ void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -ENAMETOOLONG);
 		return;
 	}
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name)) {
+		reply_err(req, -EROFS);
+		return;
+	}
 	if (arfs_in_group(dir) || dir->kind == ARFS_NODE_SET) {
 		/* no new columns, no new SFrames in a model */
 		reply_err(req, arfs_node_ro(dir) || dir->kind == ARFS_NODE_SET ?
@@ -105,7 +109,8 @@ void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, -ENAMETOOLONG);
 		return;
 	}
-	if (arfs_in_group(dir) || dir->kind == ARFS_NODE_SET ||
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name) ||
+	    arfs_in_group(dir) || dir->kind == ARFS_NODE_SET ||
 	    (dir->kind == ARFS_NODE_ROOT &&
 	     (arfs_store_find_group(arfs_fs.store, name) ||
 	      arfs_store_find_set(arfs_fs.store, name)))) {
@@ -222,6 +227,23 @@ static int snap_grp(void *ctx, const char *name, enum arfs_node_kind kind,
 	return rc;
 }
 
+static int snap_view(void *ctx, const char *name, enum arfs_node_kind kind,
+		     struct arfs_store_group *grp, uint64_t key)
+{
+	struct grp_ctx gc = { ctx, grp };
+
+	return snap_grp(&gc, name, kind, key);
+}
+
+/* With -o views=visible the root lists .views, unless the store has it. */
+static int snap_views_root(struct dir_snap *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->names + d->v[i].name_off, ".views"))
+			return 0;
+	return snap_view(d, ".views", ARFS_NODE_VROOT, NULL, 0);
+}
+
 static int snap_set(struct dir_snap *d, struct arfs_store_set *set)
 {
 	int rc = snap_add(d, set->name, ARFS_NODE_SET, NULL, NULL);
@@ -256,9 +278,11 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		rc = snap_add(d, ".", ARFS_NODE_ROOT, NULL, NULL);
 	if (!rc)
 		rc = snap_add(d, "..", ARFS_NODE_ROOT, NULL, NULL);
-	if (!rc && arr)
+	if (!rc && arfs_views_kind(dir->kind)) {
+		rc = arfs_views_list(dir, snap_view, d);
+	} else if (!rc && arr) {
 		rc = snap_array(d, arr);
-	if (!rc && arfs_in_group(dir)) {
+	} else if (!rc && arfs_in_group(dir)) {
 		gc.grp = dir->kind == ARFS_NODE_ROOT ? arfs_grp_root() : dir->grp;
 		rc = arfs_grp_list(dir, snap_grp, &gc);
 	} else if (!rc && dir->kind == ARFS_NODE_SET) {
@@ -277,6 +301,9 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		for (size_t i = 0; !rc && (s = arfs_store_set_at(arfs_fs.store, i)); i++)
 			rc = snap_set(d, s);
 	}
+	if (!rc && dir->kind == ARFS_NODE_ROOT &&
+	    arfs_fs.views == ARFS_VIEWS_VISIBLE)
+		rc = snap_views_root(d);
 	if (rc) {
 		snap_free(d);
 		reply_err(req, rc);
@@ -295,6 +322,8 @@ static int entry_stat(struct dirent_snap *e, struct stat *st,
 	struct arfs_node tmp;
 	int rc;
 
+	if (arfs_views_kind(e->kind))
+		return arfs_views_entry_stat(e->kind, e->grp, e->attr.docno, st);
 	if (arfs_is_group_kind(e->kind)) {
 		rc = arfs_grp_stat(e->kind, e->grp, e->attr.docno, st);
 		if (rc) {
@@ -371,8 +400,19 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			continue;
 		}
 		n = NULL;
-		if (bad) {
-			/* No entry for the kernel to cache: a lookup reports. */
+		if (bad || d->v[i].kind == ARFS_NODE_VFILE) {
+			/*
+			 * No entry for the kernel to cache: a lookup reports.
+			 * (A view file's size may cost a full rendering: not
+			 * for a listing.)
+			 */
+		} else if (arfs_views_kind(d->v[i].kind)) {
+			n = arfs_views_ref(d->v[i].kind, d->v[i].grp,
+					   d->v[i].attr.docno);
+			if (!n)
+				break;
+			e.ino = arfs_inode_id(n);
+			e.attr_timeout = e.entry_timeout = arfs_node_timeout(n);
 		} else if (arfs_is_group_kind(d->v[i].kind)) {
 			n = arfs_inode_ref_grp(d->v[i].kind, d->v[i].grp,
 					       d->v[i].attr.docno);

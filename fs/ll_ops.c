@@ -55,6 +55,13 @@ void arfs_maybe_reload(void)
 			arfs_log(ARFS_LOG_WARNING, "%s: reload failed", a->name);
 }
 
+/* name in dir is the views folder (not an entry of the store). */
+bool arfs_views_name(struct arfs_node *dir, const char *name)
+{
+	return dir->kind == ARFS_NODE_ROOT && arfs_fs.views != ARFS_VIEWS_OFF &&
+	       !strcmp(name, ".views") && !arfs_dir_array(dir);
+}
+
 bool arfs_is_group_kind(enum arfs_node_kind k)
 {
 	return k == ARFS_NODE_GROUP || k == ARFS_NODE_COLUMN ||
@@ -83,15 +90,22 @@ bool arfs_node_ro(const struct arfs_node *n)
 	return arfs_fs.ro || (g && g->ro);
 }
 
-/* Writable groups are not cached by the kernel: a commit renumbers. */
+/*
+ * Writable groups are not cached by the kernel: a commit renumbers. View
+ * files follow their group's commits, so their sizes are not cached.
+ */
 double arfs_node_timeout(const struct arfs_node *n)
 {
+	if (n->kind == ARFS_NODE_VFILE)
+		return 0;
 	return arfs_is_group_kind(n->kind) && !arfs_node_ro(n) ? 0 :
 	       arfs_fs.timeout;
 }
 
 int arfs_node_stat(struct arfs_node *n, struct stat *st)
 {
+	if (arfs_views_kind(n->kind))
+		return arfs_views_stat(n, 0, st);
 	if (arfs_is_group_kind(n->kind))
 		return arfs_grp_stat_node(n, 0, st);
 	if (n->kind != ARFS_NODE_DOC) {
@@ -140,7 +154,9 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (too_long(req, name))
 		return;
 	arfs_maybe_reload();
-	if (arr) {
+	if (arfs_views_kind(dir->kind)) {
+		rc = arfs_views_lookup(dir, name, &n, &st);
+	} else if (arr) {
 		rc = arfs_doc_lookup(arr, name, &n, &st);
 	} else if (arfs_in_group(dir)) {
 		rc = arfs_grp_lookup(dir, name, &n, &st);
@@ -167,6 +183,14 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			arfs_fill_dir_stat(&st, n);
 	} else {
 		rc = -ENOENT;
+	}
+	/* the views folder, unless the store shows that name itself */
+	if (dir->kind == ARFS_NODE_ROOT && !strcmp(name, ".views") &&
+	    (rc == 0 || rc == -ENOENT)) {
+		if (!rc)
+			arfs_views_root_lookup(true, NULL, NULL);
+		else
+			rc = arfs_views_root_lookup(false, &n, &st);
 	}
 	if (rc)
 		reply_err(req, rc);
@@ -203,6 +227,8 @@ static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 	 */
 	if (fi && n->kind == ARFS_NODE_BLOCK)
 		rc = arfs_grp_stat_node(n, fi->fh, &st);
+	else if (fi && n->kind == ARFS_NODE_VFILE)
+		rc = arfs_views_stat(n, fi->fh, &st);
 	else
 		rc = arfs_node_stat(n, &st);
 	if (rc)
@@ -220,7 +246,9 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st;
 	int rc;
 
-	if (arfs_is_group_kind(n->kind))
+	if (arfs_views_kind(n->kind))
+		rc = -EROFS;
+	else if (arfs_is_group_kind(n->kind))
 		rc = arfs_node_ro(n) ? -EROFS : arfs_grp_setattr(n, attr, to_set);
 	else if (n->kind == ARFS_NODE_DOC)
 		rc = arfs_doc_setattr(n, attr, to_set);
@@ -240,12 +268,25 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct arfs_node *n = arfs_inode_get(ino);
+	int rc;
 
+	if (arfs_views_kind(n->kind)) {
+		rc = arfs_views_open(n, fi);
+		if (rc) {
+			reply_err(req, rc);
+			return;
+		}
+		arfs_inode_hold(n);
+		if (fuse_reply_open(req, fi) == -ENOENT) {
+			arfs_views_release(fi->fh);
+			arfs_inode_unhold(n);
+		}
+		return;
+	}
 	if (n->kind == ARFS_NODE_BLOCK) {
 		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-			int rc = arfs_node_ro(n) ? -EROFS :
-				 arfs_grp_open(n, fi->flags);
-
+			rc = arfs_node_ro(n) ? -EROFS :
+			     arfs_grp_open(n, fi->flags);
 			if (rc) {
 				reply_err(req, rc);
 				return;
@@ -272,6 +313,12 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
+	if (n->kind == ARFS_NODE_VFILE) {
+		rc = arfs_views_read(req, fi->fh, size, off);
+		if (rc)
+			reply_err(req, rc);
+		return;
+	}
 	if (n->kind != ARFS_NODE_BLOCK) {
 		arfs_doc_read(req, n, size, off);
 		return;
@@ -287,7 +334,9 @@ static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
-	if (arfs_is_group_kind(n->kind))
+	if (arfs_views_kind(n->kind))
+		rc = -EROFS;
+	else if (arfs_is_group_kind(n->kind))
 		rc = arfs_grp_write(n, data, size, off);
 	else
 		rc = arfs_doc_write(n, data, size, off);
@@ -302,7 +351,8 @@ static void arfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 {
 	struct arfs_node *n = arfs_inode_get(ino);
 
-	reply_err(req, arfs_is_group_kind(n->kind) ? arfs_grp_flush(n) :
+	reply_err(req, arfs_views_kind(n->kind) ? 0 :
+		  arfs_is_group_kind(n->kind) ? arfs_grp_flush(n) :
 		  arfs_doc_flush(n));
 }
 
@@ -311,7 +361,8 @@ static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct arfs_node *n = arfs_inode_get(ino);
 
-	reply_err(req, arfs_is_group_kind(n->kind) ? arfs_grp_fsync(n) :
+	reply_err(req, arfs_views_kind(n->kind) ? 0 :
+		  arfs_is_group_kind(n->kind) ? arfs_grp_fsync(n) :
 		  arfs_doc_fsync(n));
 }
 
@@ -321,6 +372,12 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
+	if (arfs_views_kind(n->kind)) {
+		arfs_views_release(fi->fh);
+		arfs_inode_unhold(n);
+		reply_err(req, 0);
+		return;
+	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY && arfs_is_group_kind(n->kind)) {
 		rc = arfs_grp_release(n);
 		if (rc)
@@ -345,6 +402,8 @@ static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct arfs_node *dir = arfs_inode_get(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name))
+		return -EROFS;
 	if (arr)
 		return arfs_doc_create(req, arr, name, mode, out, st);
 	if (arfs_in_group(dir))
@@ -407,7 +466,9 @@ static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	if (too_long(req, name))
 		return;
-	if (arr)
+	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name))
+		reply_err(req, -EROFS);
+	else if (arr)
 		reply_err(req, arfs_doc_unlink(arr, name));
 	else if (arfs_in_group(dir) && !arfs_node_ro(dir))
 		reply_err(req, arfs_grp_unlink(dir, name));
@@ -428,6 +489,13 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
+		return;
+	}
+	if (arfs_views_kind(arfs_inode_get(parent)->kind) ||
+	    arfs_views_kind(arfs_inode_get(newparent)->kind) ||
+	    arfs_views_name(arfs_inode_get(parent), name) ||
+	    arfs_views_name(arfs_inode_get(newparent), newname)) {
+		reply_err(req, -EROFS);
 		return;
 	}
 	if (!flags && arfs_in_group(arfs_inode_get(parent)) &&
@@ -461,17 +529,23 @@ static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
 	/* A document has exactly one name; groups are read-only. */
+	struct arfs_node *dir = arfs_inode_get(newparent);
+
 	if (too_long(req, newname))
 		return;
-	reply_err(req, arfs_in_group(arfs_inode_get(newparent)) ? -EROFS : -EPERM);
+	reply_err(req, arfs_in_group(dir) || arfs_views_kind(dir->kind) ?
+		  -EROFS : -EPERM);
 }
 
 static void arfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
+	struct arfs_node *dir = arfs_inode_get(parent);
+
 	if (too_long(req, name))
 		return;
-	reply_err(req, arfs_in_group(arfs_inode_get(parent)) ? -EROFS : -EPERM);
+	reply_err(req, arfs_in_group(dir) || arfs_views_kind(dir->kind) ?
+		  -EROFS : -EPERM);
 }
 
 /* ---- the rest ---- */
@@ -489,8 +563,10 @@ static void arfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
-	reply_err(req, arfs_is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
-							       : -EOPNOTSUPP);
+	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+
+	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
+								   : -EOPNOTSUPP);
 }
 
 /*
@@ -590,8 +666,10 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void arfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,
 				const char *name)
 {
-	reply_err(req, arfs_is_group_kind(arfs_inode_get(ino)->kind) ? -EROFS
-							       : -EOPNOTSUPP);
+	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+
+	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
+								   : -EOPNOTSUPP);
 }
 
 static void arfs_ll_init(void *userdata, struct fuse_conn_info *conn)

@@ -6,7 +6,7 @@
  * Runs in the background by default (logging to syslog), in the foreground
  * with -f (logging to stderr). See docs/arrayfs.1.
  */
-#include "fs.h"
+#include "ll.h"
 #include "blockmgr.h"
 #include "textsize.h"
 #include "util.h"
@@ -24,6 +24,7 @@ struct options {
 	char *store;
 	char *pool;
 	char *cache_dir;
+	char *views;
 	unsigned key_length;
 	int decode_threads;
 	int ro;
@@ -34,6 +35,7 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	OPT("pool=%s", pool),
 	OPT("cache_dir=%s", cache_dir),
+	OPT("views=%s", views),
 	OPT("key_length=%u", key_length),
 	OPT("decode_threads=%d", decode_threads),
 	OPT("ro", ro),
@@ -66,6 +68,9 @@ static const char usage_text[] =
 	"    -o cache_dir=DIR       where block size caches go (default\n"
 	"                           $XDG_CACHE_HOME/arrayfs, ~/.cache/arrayfs,\n"
 	"                           /var/cache/arrayfs for root)\n"
+	"    -o views=MODE          the views folder MOUNTPOINT/.views: hidden\n"
+	"                           (default: not listed, reached by its path),\n"
+	"                           visible (listed) or off\n"
 	"    -f                     foreground, log to stderr\n"
 	"    -d                     debug (implies -f)\n"
 	"    -s                     single-threaded\n"
@@ -238,6 +243,7 @@ static int shutdown_store(void)
 	if (rc)
 		arfs_log(ARFS_LOG_ERR, "write-back at unmount failed: %s",
 			 strerror(-rc));
+	arfs_views_shutdown();
 	arfs_grp_shutdown();
 	arfs_inode_shutdown();
 	arfs_store_close(arfs_fs.store);
@@ -280,6 +286,17 @@ int main(int argc, char **argv)
 	/* No access time is stored; without noatime the kernel refetches
 	 * attributes after every read just to learn an unchanged atime. */
 	fuse_opt_add_arg(&args, "-onoatime");
+	if (!o.views || !strcmp(o.views, "hidden")) {
+		arfs_fs.views = ARFS_VIEWS_HIDDEN;
+	} else if (!strcmp(o.views, "visible")) {
+		arfs_fs.views = ARFS_VIEWS_VISIBLE;
+	} else if (!strcmp(o.views, "off")) {
+		arfs_fs.views = ARFS_VIEWS_OFF;
+	} else {
+		fprintf(stderr, "arrayfs: views=%s: expected hidden, visible "
+			"or off\n", o.views);
+		goto out_opts;
+	}
 	arfs_fs.ro = o.ro;
 	arfs_fs.timeout = o.ro ? 1.0 : 60.0;
 	arfs_inode_init();
@@ -297,6 +314,7 @@ out_args:
 	free(o.store);
 	free(o.pool);
 	free(o.cache_dir);
+	free(o.views);
 	fuse_opt_free_args(&args);
 	return rc;
 }

@@ -2,8 +2,8 @@
 # Install what arrayfs needs to build and test on Debian 12, if missing.
 # Sourced by scripts/test.sh and scripts/demo.sh; no product logic here.
 arfs_packages=(build-essential cmake pkg-config libfuse3-dev fuse3 libzstd-dev
-	liblz4-dev libjansson-dev libcmocka-dev rsync python3 file attr zstd lz4
-	valgrind clang libclang-rt-14-dev)
+	liblz4-dev libjansson-dev libcmocka-dev libpng-dev rsync python3 file attr zstd lz4
+	valgrind clang libclang-rt-14-dev python3-numpy python3-pandas jq)
 
 arfs_install_deps() {
 	local missing=() p sudo=""
