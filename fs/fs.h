@@ -145,7 +145,10 @@ void arfs_inode_hold(struct arfs_node *node);
 void arfs_inode_unhold(struct arfs_node *node);
 uint64_t arfs_node_st_ino(const struct arfs_node *n);
 
-/* fs/ll_group.c: segment groups (writes only in read-write mounts) */
+/*
+ * fs/ll_group.c (reading) and fs/ll_groupw.c (writing, view pins): segment
+ * groups (writes only in read-write mounts)
+ */
 struct arfs_store_group *arfs_grp_root(void);
 int arfs_grp_lookup(struct arfs_node *dir, const char *name,
 		    struct arfs_node **out, struct stat *st);

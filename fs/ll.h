@@ -1,9 +1,9 @@
 /*
  * ll.h - shared by the low-level handler files: the request dispatch
  * (ll_ops.c), document nodes (ll_doc.c), folders and listings (ll_dir.c)
- * and segment groups (ll_group.c, declared in fs.h). Not a library
- * interface. Every function here may be called from any FUSE worker
- * thread; errors are negative errno values.
+ * and segment groups (ll_group.c and ll_groupw.c, declared in fs.h). Not
+ * a library interface. Every function here may be called from any FUSE
+ * worker thread; errors are negative errno values.
  */
 #ifndef ARFS_LL_H
 #define ARFS_LL_H

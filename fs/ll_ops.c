@@ -1,9 +1,9 @@
 /*
  * ll_ops.c - the FUSE low-level handlers: each request is dispatched by the
  * kind of node it is about, to documents (ll_doc.c), folders (ll_dir.c) or
- * segment groups (ll_group.c), which translate it into core calls. Errors
- * from core are negative errno values; they reach the kernel in one place,
- * reply_err().
+ * segment groups (ll_group.c, ll_groupw.c), which translate it into core
+ * calls. Errors from core are negative errno values; they reach the kernel
+ * in one place, reply_err().
  */
 #include "ll.h"
 #include "blockmgr.h"
