@@ -91,6 +91,7 @@ struct arfs_buf {
 	uint64_t size;
 	int fd;                   /* staging file, or -1 */
 	uint64_t gen, clean_gen;  /* dirty iff gen != clean_gen */
+	uint64_t changed_from;    /* lowest offset changed since clean */
 	uint64_t tag;             /* the owner's word */
 };
 
@@ -313,6 +314,7 @@ static int writeback_locked(struct arfs_buf *buf)
 		return rc;
 	}
 	buf->clean_gen = gen;
+	buf->changed_from = UINT64_MAX;
 	atomic_fetch_add(&buf->pool->writebacks, 1);
 	return 0;
 }
@@ -493,6 +495,7 @@ static int buf_load(struct arfs_buf *buf, arfs_buf_load_fn load)
 		return rc;
 	}
 	buf->clean_gen = buf->gen;
+	buf->changed_from = UINT64_MAX;
 	atomic_store(&buf->state, BUF_READY);
 	return 0;
 }
@@ -949,6 +952,15 @@ static int mem_write(struct arfs_buf *buf, const void *src, size_t len,
 	return 0;
 }
 
+/* A change at off (or, past the end, at the end). Caller holds lock. */
+static void note_change(struct arfs_buf *buf, uint64_t off)
+{
+	if (off > buf->size)
+		off = buf->size;
+	if (off < buf->changed_from)
+		buf->changed_from = off;
+}
+
 int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
 		   uint64_t off)
 {
@@ -963,6 +975,7 @@ int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
 	rc = make_room_locked(buf, end);
 	if (rc)
 		goto out_unlock;
+	note_change(buf, off);
 	if (buf->fd >= 0)
 		rc = file_write(buf, src, len, off, end);
 	else
@@ -984,6 +997,7 @@ int arfs_buf_truncate(struct arfs_buf *buf, uint64_t size)
 	rc = make_room_locked(buf, size);
 	if (rc)
 		goto out_unlock;
+	note_change(buf, size);
 	if (buf->fd >= 0) {
 		rc = arfs_io_ftruncate(buf->fd, (off_t)size);
 		if (!rc)
@@ -998,9 +1012,20 @@ out_unlock:
 	return rc;
 }
 
+uint64_t arfs_buf_unchanged(struct arfs_buf *buf)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&buf->lock);
+	n = buf->changed_from < buf->size ? buf->changed_from : buf->size;
+	pthread_mutex_unlock(&buf->lock);
+	return n;
+}
+
 void arfs_buf_mark_dirty(struct arfs_buf *buf)
 {
 	pthread_mutex_lock(&buf->lock);
+	buf->changed_from = 0;
 	buf->gen++;
 	pthread_mutex_unlock(&buf->lock);
 }

@@ -129,6 +129,12 @@ int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
 int arfs_buf_truncate(struct arfs_buf *buf, uint64_t size);
 void arfs_buf_mark_dirty(struct arfs_buf *buf);
 /*
+ * How many leading bytes are unchanged since the buffer was last clean
+ * (loaded or written back): min(lowest offset written, truncated to or
+ * marked dirty since, current size).
+ */
+uint64_t arfs_buf_unchanged(struct arfs_buf *buf);
+/*
  * The content as one contiguous read-only array, or NULL when it is
  * spilled to a staging file (use arfs_buf_read() then). Valid while pinned
  * and until the next write/truncate of this buffer.

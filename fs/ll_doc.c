@@ -237,6 +237,7 @@ static int wbuf_load(void *ctx, struct arfs_buf *buf)
 static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
+	struct arfs_put_keep keep;
 	char name[NAME_MAX + 1];
 	unsigned flags = 0;
 	bool skip;
@@ -251,8 +252,12 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 	pthread_mutex_unlock(&n->lock);
 	if (skip)
 		return 0; /* kept in the pinned buffer, or discarded */
-	rc = arfs_docarray_put(n->arr->da, name, strlen(name), buf_src, buf,
-			       arfs_buf_size(buf), NULL, flags, NULL);
+	/* The unchanged prefix lets an append extend the document in place. */
+	keep.docno = n->docno;
+	keep.keep = arfs_buf_unchanged(buf);
+	rc = arfs_docarray_put_keep(n->arr->da, name, strlen(name), buf_src,
+				    buf, arfs_buf_size(buf), NULL, flags,
+				    &keep, NULL);
 	if (!rc) {
 		pthread_mutex_lock(&n->lock);
 		n->version++;
