@@ -92,6 +92,15 @@ struct arfs_buf {
 	int fd;                   /* staging file, or -1 */
 	uint64_t gen, clean_gen;  /* dirty iff gen != clean_gen */
 	uint64_t changed_from;    /* lowest offset changed since clean */
+	/*
+	 * Bytes [0, base) are not held: base_read supplies them (the owner's
+	 * committed copy). In memory, data[i] is byte base + i; a staging
+	 * file holds bytes at their own offsets (a hole below base).
+	 */
+	uint64_t base;
+	arfs_buf_base_fn base_read;
+	void (*base_free)(void *ctx);
+	void *base_ctx;
 	uint64_t tag;             /* the owner's word */
 };
 
@@ -252,6 +261,8 @@ static void buf_free(struct arfs_buf *buf)
 	arfs_io_close(buf->fd);
 	atomic_fetch_sub(&buf->pool->bytes, buf->cap);
 	free(buf->data);
+	if (buf->base_free)
+		buf->base_free(buf->base_ctx);
 	pthread_mutex_destroy(&buf->lock);
 	free(buf);
 }
@@ -783,8 +794,12 @@ static int spill_locked(struct arfs_buf *buf)
 
 	if (fd < 0)
 		return fd;
-	if (buf->size)
-		rc = arfs_io_pwrite_all(fd, buf->data, (size_t)buf->size, 0);
+	if (buf->size > buf->base)
+		rc = arfs_io_pwrite_all(fd, buf->data,
+					(size_t)(buf->size - buf->base),
+					(off_t)buf->base);
+	else if (buf->size)
+		rc = arfs_io_ftruncate(fd, (off_t)buf->size);
 	if (rc) {
 		arfs_io_close(fd);
 		return rc;
@@ -801,7 +816,7 @@ static int spill_locked(struct arfs_buf *buf)
 /* Spill first if the content is about to outgrow memory. */
 static int make_room_locked(struct arfs_buf *buf, uint64_t end)
 {
-	if (buf->fd >= 0 || end <= buf->pool->spill_threshold)
+	if (buf->fd >= 0 || end - buf->base <= buf->pool->spill_threshold)
 		return 0;
 	return spill_locked(buf);
 }
@@ -852,18 +867,20 @@ static void mem_shrink(struct arfs_buf *buf, size_t size)
 	buf->cap = size;
 }
 
-/* Set the in-memory size, zero-filling when it grows. */
+/* Set the in-memory size (>= base), zero-filling when it grows. */
 static int mem_resize(struct arfs_buf *buf, size_t size)
 {
+	size_t now = (size_t)(buf->size - buf->base);
+	size_t want = size - (size_t)buf->base;
 	int rc;
 
-	if (size > buf->size) {
-		rc = mem_reserve(buf, size);
+	if (want > now) {
+		rc = mem_reserve(buf, want);
 		if (rc)
 			return rc;
-		memset(buf->data + buf->size, 0, size - (size_t)buf->size);
+		memset(buf->data + now, 0, want - now);
 	} else {
-		mem_shrink(buf, size);
+		mem_shrink(buf, want);
 	}
 	buf->size = size;
 	return 0;
@@ -896,6 +913,109 @@ bool arfs_buf_dirty(struct arfs_buf *buf)
 	return dirty;
 }
 
+/* Bytes [off, off + n) (inside the size). Caller holds lock. */
+static ssize_t read_locked(struct arfs_buf *buf, void *dst, size_t n,
+			   uint64_t off)
+{
+	size_t below = 0;
+	ssize_t got;
+	int rc;
+
+	if (off < buf->base) {
+		below = buf->base - off < n ? (size_t)(buf->base - off) : n;
+		rc = buf->base_read(buf->base_ctx, dst, below, off);
+		if (rc)
+			return rc;
+		dst = (uint8_t *)dst + below;
+		off += below;
+		n -= below;
+	}
+	if (!n)
+		return (ssize_t)below;
+	if (buf->fd < 0) {
+		memcpy(dst, buf->data + (off - buf->base), n);
+		return (ssize_t)(below + n);
+	}
+	got = arfs_io_pread_all(buf->fd, dst, n, (off_t)off);
+	if (got >= 0 && (size_t)got != n)
+		return -EIO; /* the staging file lost bytes */
+	return got < 0 ? got : (ssize_t)(below + n);
+}
+
+/*
+ * Fetch the base bytes into the content (a write below base). Caller
+ * holds lock.
+ */
+static int materialize_locked(struct arfs_buf *buf)
+{
+	uint64_t base = buf->base, done;
+	uint8_t *chunk;
+	int rc = 0;
+
+	if (!base)
+		return 0;
+	if (buf->fd < 0 && buf->size > buf->pool->spill_threshold) {
+		rc = spill_locked(buf);
+		if (rc)
+			return rc;
+	}
+	if (buf->fd < 0) {
+		size_t clen = (size_t)(buf->size - base);
+		rc = mem_reserve(buf, (size_t)buf->size);
+		if (rc)
+			return rc;
+		memmove(buf->data + base, buf->data, clen);
+		rc = buf->base_read(buf->base_ctx, buf->data, (size_t)base, 0);
+		if (rc) {
+			memmove(buf->data, buf->data + base, clen);
+			return rc;
+		}
+	} else {
+		chunk = malloc(1u << 20);
+		if (!chunk)
+			return -ENOMEM;
+		for (done = 0; !rc && done < base; done += 1u << 20) {
+			size_t n = base - done < (1u << 20) ? (size_t)(base - done)
+							    : (1u << 20);
+			rc = buf->base_read(buf->base_ctx, chunk, n, done);
+			if (!rc)
+				rc = arfs_io_pwrite_all(buf->fd, chunk, n,
+							(off_t)done);
+		}
+		free(chunk);
+		if (rc)
+			return rc;
+	}
+	buf->base = 0;
+	if (buf->base_free)
+		buf->base_free(buf->base_ctx);
+	buf->base_free = NULL;
+	buf->base_ctx = NULL;
+	return 0;
+}
+
+int arfs_buf_set_base(struct arfs_buf *buf, uint64_t len,
+		      arfs_buf_base_fn read, void (*free_ctx)(void *ctx),
+		      void *ctx)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&buf->lock);
+	if (buf->size || buf->base_read) {
+		rc = -EBUSY;
+	} else {
+		buf->base = buf->size = len;
+		buf->base_read = read;
+		buf->base_free = free_ctx;
+		buf->base_ctx = ctx;
+		if (buf->fd >= 0)
+			rc = arfs_io_ftruncate(buf->fd, (off_t)len);
+		buf->gen++;
+	}
+	pthread_mutex_unlock(&buf->lock);
+	return rc;
+}
+
 ssize_t arfs_buf_read(struct arfs_buf *buf, void *dst, size_t cap,
 		      uint64_t off)
 {
@@ -909,15 +1029,7 @@ ssize_t arfs_buf_read(struct arfs_buf *buf, void *dst, size_t cap,
 		n = cap;
 	if (n > SSIZE_MAX)
 		n = SSIZE_MAX;
-	if (buf->fd < 0) {
-		if (n)
-			memcpy(dst, buf->data + off, (size_t)n);
-		got = (ssize_t)n;
-	} else {
-		got = arfs_io_pread_all(buf->fd, dst, (size_t)n, (off_t)off);
-		if (got >= 0 && (uint64_t)got != n)
-			got = -EIO; /* the staging file lost bytes */
-	}
+	got = read_locked(buf, dst, (size_t)n, off);
 	pthread_mutex_unlock(&buf->lock);
 	return got;
 }
@@ -948,7 +1060,7 @@ static int mem_write(struct arfs_buf *buf, const void *src, size_t len,
 		if (rc)
 			return rc;
 	}
-	memcpy(buf->data + off, src, len);
+	memcpy(buf->data + (off - buf->base), src, len);
 	return 0;
 }
 
@@ -972,7 +1084,9 @@ int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
 	if (arfs_add_overflows(off, len, &end) || end > INT64_MAX)
 		return -EFBIG;
 	pthread_mutex_lock(&buf->lock);
-	rc = make_room_locked(buf, end);
+	rc = off < buf->base ? materialize_locked(buf) : 0;
+	if (!rc)
+		rc = make_room_locked(buf, end);
 	if (rc)
 		goto out_unlock;
 	note_change(buf, off);
@@ -994,6 +1108,12 @@ int arfs_buf_truncate(struct arfs_buf *buf, uint64_t size)
 	if (size > INT64_MAX)
 		return -EFBIG;
 	pthread_mutex_lock(&buf->lock);
+	if (size < buf->base) {
+		/* The base shrinks: its first bytes stay the owner's. */
+		if (buf->fd < 0)
+			mem_resize(buf, (size_t)buf->base);
+		buf->base = size;
+	}
 	rc = make_room_locked(buf, size);
 	if (rc)
 		goto out_unlock;
@@ -1035,7 +1155,7 @@ const void *arfs_buf_data(struct arfs_buf *buf)
 	const void *p;
 
 	pthread_mutex_lock(&buf->lock);
-	if (buf->fd >= 0)
+	if (buf->fd >= 0 || buf->base)
 		p = NULL;
 	else
 		p = buf->data ? buf->data : empty_content;

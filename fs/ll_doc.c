@@ -198,35 +198,49 @@ static int buf_src(void *ctx, void *dst, size_t len, uint64_t off)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-/* Fill a new buffer with the committed document. */
+static int ref_base_read(void *ctx, void *dst, size_t len, uint64_t off)
+{
+	ssize_t got = arfs_docref_pread(ctx, dst, len, off);
+
+	if (got < 0)
+		return (int)got;
+	return (size_t)got == len ? 0 : -EUCLEAN;
+}
+
+static void ref_base_free(void *ctx)
+{
+	arfs_docref_release(ctx);
+	free(ctx);
+}
+
+/*
+ * Fill a new buffer with the committed document: as its base, read from
+ * the pinned document only where needed, so an append (or a write past
+ * the end) costs what it writes, not the size of the document.
+ */
 static int wbuf_load(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
-	struct arfs_docref ref;
-	char *chunk;
-	uint64_t off;
-	ssize_t got;
+	struct arfs_docref *ref;
 	int rc;
 
 	if (n->pending)
 		return 0;
-	rc = node_doc(n, &ref);
-	if (rc)
-		return rc;
-	chunk = malloc(1u << 20);
-	if (!chunk) {
-		arfs_docref_release(&ref);
+	ref = malloc(sizeof(*ref));
+	if (!ref)
 		return -ENOMEM;
+	rc = node_doc(n, ref);
+	if (rc) {
+		free(ref);
+		return rc;
 	}
-	for (off = 0; !rc && off < ref.len; off += (uint64_t)got) {
-		got = arfs_docref_pread(&ref, chunk, 1u << 20, off);
-		if (got <= 0)
-			rc = got < 0 ? (int)got : -EUCLEAN;
-		else
-			rc = arfs_buf_write(buf, chunk, (size_t)got, off);
+	if (ref->len == 0) {
+		ref_base_free(ref);
+		return 0;
 	}
-	free(chunk);
-	arfs_docref_release(&ref);
+	rc = arfs_buf_set_base(buf, ref->len, ref_base_read, ref_base_free, ref);
+	if (rc)
+		ref_base_free(ref);
 	return rc;
 }
 
