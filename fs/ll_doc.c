@@ -8,7 +8,10 @@
  *    libfuse can splice); no copy in the daemon.
  *  - writes go to the document's buffer in the buffer pool (node->wbuf,
  *    pinned while a writer has it open; spilled to a staging file past a
- *    threshold). flush/fsync/release commit it (arfs_docarray_put through
+ *    threshold). The committed document is the buffer's base, read on
+ *    demand, so an append costs what it writes; the commit passes the
+ *    unchanged prefix as a hint, and the array extends the document in
+ *    place when it can. flush/fsync/release commit it (arfs_docarray_put through
  *    the buffer's writeback callback), so write errors surface at flush or
  *    fsync, the calls whose errors close() and fsync() return.
  *  - a read of a document that has a write buffer reads the buffer, so a
