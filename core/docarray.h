@@ -152,6 +152,11 @@ typedef int (*arfs_src_fn)(void *ctx, void *dst, size_t len, uint64_t off);
 enum {
 	ARFS_PUT_FSYNC = 1, /* durable before return */
 	ARFS_PUT_EXCL = 2,  /* fail with -EEXIST if the document exists */
+	/*
+	 * Do not compact automatically in this call (the caller holds a lock
+	 * readers need and calls arfs_docarray_autocompact() after).
+	 */
+	ARFS_PUT_NO_AUTOCOMPACT = 4,
 };
 
 /*
@@ -212,6 +217,13 @@ int arfs_docarray_sync(struct arfs_docarray *da);
  * any point leaves the old or the new array once reopened by this engine.
  */
 int arfs_docarray_compact(struct arfs_docarray *da);
+
+/*
+ * Compact when the dead bytes pass the thresholds of the open options (as
+ * every commit does by itself unless told ARFS_PUT_NO_AUTOCOMPACT).
+ * 0, or the error of a compaction that was due (logged).
+ */
+int arfs_docarray_autocompact(struct arfs_docarray *da);
 
 /*
  * Verify every row and the sidecar. Calls report(ctx, message) once per

@@ -256,7 +256,8 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 	struct arfs_node *n = ctx;
 	struct arfs_put_keep keep;
 	char name[NAME_MAX + 1];
-	unsigned flags = 0;
+	/* Compacting here would hold the buffer's readers: wbuf_flush does. */
+	unsigned flags = ARFS_PUT_NO_AUTOCOMPACT;
 	bool skip;
 	int rc;
 
@@ -325,9 +326,12 @@ static int wbuf_flush(struct arfs_node *n, bool fsync)
 	buf = n->wbuf;
 	n->fsync_next = fsync;
 	pthread_mutex_unlock(&n->lock);
-	if (buf && arfs_buf_dirty(buf))
+	if (buf && arfs_buf_dirty(buf)) {
 		rc = arfs_bufpool_flush_buf(arfs_fs.pool, buf);
-	else if (fsync && !n->pending)
+		/* Outside the buffer's mutex: its readers go on meanwhile. */
+		if (!rc)
+			arfs_docarray_autocompact(n->arr->da);
+	} else if (fsync && !n->pending)
 		rc = arfs_docarray_sync(n->arr->da);
 	pthread_mutex_lock(&n->lock);
 	n->fsync_next = false;

@@ -220,7 +220,7 @@ int da_commit_version(struct arfs_docarray *da, struct arfs_slot *s,
 		      const struct arfs_docattr *a);
 int da_copy_body(struct arfs_docarray *da, uint64_t off, uint64_t len,
 		 uint64_t *start);
-void da_maybe_autocompact(struct arfs_docarray *da);
+int da_maybe_autocompact(struct arfs_docarray *da);
 struct arfs_slot *da_commit_find(struct arfs_docarray *da, const char *name,
 				 size_t len, uint8_t *raw, int *rc);
 

@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,12 +62,20 @@ static int drop_tail(struct arfs_docarray *da, uint64_t keep)
 	pthread_rwlock_unlock(&da->lock);
 	if (rc || da->sfd < 0 || da->srecs <= keep)
 		return rc;
-	/* Records past the last row are ignored: a crash here is harmless. */
+	/*
+	 * Records past the last row are ignored and overwritten by the next
+	 * row appended: a crash here, or a failure, is harmless (logged).
+	 */
 	pthread_rwlock_wrlock(&da->lock);
 	da->srecs = keep;
 	pthread_rwlock_unlock(&da->lock);
-	return arfs_io_ftruncate(da->sfd,
-				 (off_t)(ARFS_SIDECAR_HDR + keep * ARFS_SIDECAR_REC));
+	rc = arfs_io_ftruncate(da->sfd, (off_t)(ARFS_SIDECAR_HDR +
+						keep * ARFS_SIDECAR_REC));
+	if (rc)
+		arfs_log(ARFS_LOG_WARNING, "%s/" ARFS_SIDECAR_NAME ": cannot "
+			 "truncate to %" PRIu64 " records (%s); the records past "
+			 "the last row are ignored", da->dir, keep, strerror(-rc));
+	return 0;
 }
 
 int da_delete_slot(struct arfs_docarray *da, struct arfs_slot *s)

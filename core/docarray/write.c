@@ -321,24 +321,37 @@ static uint64_t dead_bytes(struct arfs_docarray *da)
 }
 
 /* Compact when dead space passes the thresholds. Caller holds commit. */
-void da_maybe_autocompact(struct arfs_docarray *da)
+int da_maybe_autocompact(struct arfs_docarray *da)
 {
 	uint64_t dead;
 	int rc;
 
 	if (da->ro || da->ac_ratio <= 0)
-		return;
+		return 0;
 	dead = dead_bytes(da);
 	if (dead <= da->ac_min ||
 	    (double)dead <= da->ac_ratio * (double)(da->body_end +
 						     da->nrows * da->rowsize))
-		return;
+		return 0;
 	arfs_log(ARFS_LOG_INFO, "%s: %" PRIu64 " dead bytes of %" PRIu64
 		 "; compacting", da->dir, dead, da->body_end);
 	rc = da_compact_locked(da);
 	if (rc)
 		arfs_log(ARFS_LOG_WARNING, "%s: automatic compaction failed: %s",
 			 da->dir, strerror(-rc));
+	return rc;
+}
+
+int arfs_docarray_autocompact(struct arfs_docarray *da)
+{
+	int rc;
+
+	if (da->ro)
+		return 0;
+	pthread_mutex_lock(&da->commit);
+	rc = da_maybe_autocompact(da);
+	pthread_mutex_unlock(&da->commit);
+	return rc;
 }
 
 int arfs_docarray_put_keep(struct arfs_docarray *da, const char *name,
@@ -428,7 +441,7 @@ int arfs_docarray_put_keep(struct arfs_docarray *da, const char *name,
 		out_attr->size = size;
 	}
 	da_note_own_write(da);
-	if (!rc)
+	if (!rc && !(flags & ARFS_PUT_NO_AUTOCOMPACT))
 		da_maybe_autocompact(da);
 out_unlock:
 	pthread_mutex_unlock(&da->commit);
