@@ -354,6 +354,30 @@ int arfs_docarray_autocompact(struct arfs_docarray *da)
 	return rc;
 }
 
+/*
+ * True when the last row `row` may end at `end` instead (a document cut
+ * short in place): the rows before it must end at or before that, so that
+ * the end rule holds (1.5 rule 8). Row ends increase in an array arrayfs
+ * wrote: the nearest live row before it has the largest end.
+ */
+static bool shrink_keeps_order(struct arfs_docarray *da, uint64_t row,
+			       uint64_t end)
+{
+	size_t idlen = (size_t)da->K * 4;
+	uint64_t r, off, len;
+
+	if (row + 1 != da->nrows || da->unsorted)
+		return false;
+	for (r = row; r > 0; r--) {
+		const uint8_t *ext = row_ptr(da, r - 1) + idlen;
+		if (row_is_tomb(ext))
+			continue;
+		return da_row_extent(ext, UINT64_MAX, &off, &len) &&
+		       off + len <= end;
+	}
+	return true;
+}
+
 int arfs_docarray_put_keep(struct arfs_docarray *da, const char *name,
 			   size_t name_len, arfs_src_fn src, void *ctx,
 			   uint64_t size, const struct arfs_docattr *attr,
@@ -395,13 +419,17 @@ int arfs_docarray_put_keep(struct arfs_docarray *da, const char *name,
 			   keep->keep >= clen && size >= clen &&
 			   coff + clen == da->body_end &&
 			   (uint64_t)s->data + 1 == da->nrows;
+		/* A cut of the last row's document: its row shrinks. */
+		if (keep && keep->docno == a.docno && keep->keep >= size &&
+		    size < clen && shrink_keeps_order(da, s->data, coff + size))
+			in_place = true;
 	} else {
 		da_default_attr(da, 0, &a);
 		a.docno = da->next_docno;
 	}
 	merge_attr(&a, attr);
 	start = in_place ? coff : da->body_end;
-	from = in_place ? clen : 0;
+	from = in_place ? (size < clen ? size : clen) : 0;
 	new_end = start + size;
 	/*
 	 * A corrupt row whose extents end past body.bin is left out; growing

@@ -8,7 +8,8 @@
  *    and DocArray's next append (at p + e of the last row) overwrites no
  *    live byte;
  *  - appends extend the last document in place (body.bin grows by the
- *    appended bytes only), a write past the end leaves a hole;
+ *    appended bytes only), cutting it short rewrites its row only, a write
+ *    past the end leaves a hole;
  *  - deleting the last row of an array whose rows do not end in order
  *    (as DocArray's own updates leave it) keeps the rule;
  *  - arrayctl check warns about arrays that break the rule;
@@ -493,6 +494,16 @@ static void test_append_in_place(void **state)
 							NULL), 0);
 		assert_int_equal(fsize(dir, "body.bin"), 1 + (off_t)(2 * len + 10));
 		mset(&m, "log", buf, len + 10, false);
+	}
+	/* Cutting the last document short rewrites its row only. */
+	{
+		off_t body = fsize(dir, "body.bin");
+		put_hint(da, "log", buf, 3000, 3000);
+		mset(&m, "log", buf, 3000, false);
+		assert_int_equal(fsize(dir, "body.bin"), body);
+		assert_int_equal(fsize(dir, "header.bin"), 2 * ROW);
+		check_engine(da, &m, "cut short");
+		check_rules(dir, &m, "cut short");
 	}
 	/* Not the last row: a copy to the end, as a new row. */
 	put_hint(da, "first", (const uint8_t *)"xy", 2, 1);
