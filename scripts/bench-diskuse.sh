@@ -21,7 +21,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 BIN=${ARFS_BIN:-$REPO/build}
-ROOT=${1:-$(mktemp -d /tmp/arfs-diskuse-XXXXXX)}
+# A fresh directory under SCRATCH_DIR (default /tmp), removed at the end.
+mkdir -p "${1:-/tmp}"
+ROOT=$(mktemp -d "${1:-/tmp}/arfs-diskuse-XXXXXX")
 APPENDS=${ARFS_DISKUSE_APPENDS:-10000}
 OPS=${ARFS_DISKUSE_OPS:-20000}
 SEED=${ARFS_DISKUSE_SEED:-1}
