@@ -48,6 +48,7 @@
  *   a concurrent pin of the same key waits on that mutex for the load.
  */
 #include "bufpool.h"
+#include "bufpool_int.h"
 #include "io.h"
 #include "util.h"
 
@@ -64,55 +65,6 @@
 #include <unistd.h>
 
 #define TABLE_MIN_BUCKETS 64
-#define MEM_MIN_CAP 64
-#define STAGING_NAME_TRIES 100
-
-enum buf_state { BUF_LOADING, BUF_READY, BUF_FAILED };
-
-struct arfs_buf {
-	/* Set at creation, read-only afterwards. */
-	struct arfs_bufpool *pool;
-	struct arfs_bufkey key;
-	arfs_buf_writeback_fn writeback;
-	void *ctx;
-	atomic_int state;         /* enum buf_state; written under lock */
-
-	/* Under pool->lock. */
-	struct arfs_buf *hnext;   /* hash chain; free-list link once dropped */
-	struct arfs_buf *lru_prev, *lru_next;
-	unsigned pins;
-	bool in_table, on_lru, evicting, repinned;
-	uint64_t skip_pass;       /* writeback failed in this eviction pass */
-
-	/* Under lock. */
-	pthread_mutex_t lock;
-	uint8_t *data;            /* in-memory content, cap bytes; fd < 0 */
-	size_t cap;
-	uint64_t size;
-	int fd;                   /* staging file, or -1 */
-	uint64_t gen, clean_gen;  /* dirty iff gen != clean_gen */
-	uint64_t tag;             /* the owner's word */
-};
-
-struct arfs_bufpool {
-	size_t max_bytes, max_entries, spill_threshold;
-	char *staging_dir;
-
-	/* Under lock. */
-	pthread_mutex_t lock;
-	struct arfs_buf **table;
-	size_t nbuckets, table_count;
-	struct arfs_buf *lru_old, *lru_new;
-	size_t entries, pinned;
-	uint64_t hits, misses, evictions, pass;
-
-	/* Changed under a buffer mutex only, hence atomic. */
-	atomic_size_t bytes;
-	atomic_uint_least64_t writebacks, writeback_errors, spills;
-};
-
-static const uint8_t empty_content[1];
-static atomic_uint_least64_t staging_seq;
 
 /* ---- key table (pool->lock) ---- */
 
@@ -251,6 +203,8 @@ static void buf_free(struct arfs_buf *buf)
 	arfs_io_close(buf->fd);
 	atomic_fetch_sub(&buf->pool->bytes, buf->cap);
 	free(buf->data);
+	if (buf->base_free)
+		buf->base_free(buf->base_ctx);
 	pthread_mutex_destroy(&buf->lock);
 	free(buf);
 }
@@ -289,11 +243,6 @@ static bool release_locked(struct arfs_bufpool *pool, struct arfs_buf *buf)
 
 /* ---- writeback (buffer mutex) ---- */
 
-static bool dirty_locked(const struct arfs_buf *buf)
-{
-	return buf->gen != buf->clean_gen;
-}
-
 /* Write back if dirty. Caller holds buf->lock. 0 or the callback's error. */
 static int writeback_locked(struct arfs_buf *buf)
 {
@@ -313,6 +262,7 @@ static int writeback_locked(struct arfs_buf *buf)
 		return rc;
 	}
 	buf->clean_gen = gen;
+	buf->changed_from = UINT64_MAX;
 	atomic_fetch_add(&buf->pool->writebacks, 1);
 	return 0;
 }
@@ -493,6 +443,7 @@ static int buf_load(struct arfs_buf *buf, arfs_buf_load_fn load)
 		return rc;
 	}
 	buf->clean_gen = buf->gen;
+	buf->changed_from = UINT64_MAX;
 	atomic_store(&buf->state, BUF_READY);
 	return 0;
 }
@@ -732,293 +683,4 @@ void arfs_bufpool_get_stats(struct arfs_bufpool *pool,
 	out->writeback_errors = atomic_load(&pool->writeback_errors);
 	out->spills = atomic_load(&pool->spills);
 	out->bytes = atomic_load(&pool->bytes);
-}
-
-/* ---- staging files ---- */
-
-/* Fallback for file systems without O_TMPFILE: create a name, unlink it. */
-static int staging_open_named(const char *dir)
-{
-	char path[PATH_MAX];
-	int fd = -EEXIST, rc;
-
-	for (int i = 0; i < STAGING_NAME_TRIES && fd == -EEXIST; i++) {
-		uint64_t seq = atomic_fetch_add(&staging_seq, 1);
-		int len = snprintf(path, sizeof(path),
-				   "%s/.arfs-staging-%ld-%llu", dir,
-				   (long)getpid(), (unsigned long long)seq);
-		if (len < 0 || (size_t)len >= sizeof(path))
-			return -ENAMETOOLONG;
-		fd = arfs_io_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	}
-	if (fd < 0)
-		return fd;
-	rc = arfs_io_unlinkat(AT_FDCWD, path, 0);
-	if (rc) {
-		arfs_io_close(fd);
-		return rc;
-	}
-	return fd;
-}
-
-/* An empty unnamed file in the staging directory: fd or -errno. */
-static int staging_open(const struct arfs_bufpool *pool)
-{
-	int fd = arfs_io_open(pool->staging_dir, O_RDWR | O_TMPFILE, 0600);
-
-	/* Kernels and file systems without O_TMPFILE say one of these. */
-	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
-		fd = staging_open_named(pool->staging_dir);
-	return fd;
-}
-
-/* Move in-memory content to a staging file. Caller holds buf->lock. */
-static int spill_locked(struct arfs_buf *buf)
-{
-	int fd = staging_open(buf->pool);
-	int rc = 0;
-
-	if (fd < 0)
-		return fd;
-	if (buf->size)
-		rc = arfs_io_pwrite_all(fd, buf->data, (size_t)buf->size, 0);
-	if (rc) {
-		arfs_io_close(fd);
-		return rc;
-	}
-	atomic_fetch_sub(&buf->pool->bytes, buf->cap);
-	free(buf->data);
-	buf->data = NULL;
-	buf->cap = 0;
-	buf->fd = fd;
-	atomic_fetch_add(&buf->pool->spills, 1);
-	return 0;
-}
-
-/* Spill first if the content is about to outgrow memory. */
-static int make_room_locked(struct arfs_buf *buf, uint64_t end)
-{
-	if (buf->fd >= 0 || end <= buf->pool->spill_threshold)
-		return 0;
-	return spill_locked(buf);
-}
-
-/* ---- in-memory content (buffer mutex) ---- */
-
-/* Make cap >= need (need <= spill_threshold); doubles, capped there. */
-static int mem_reserve(struct arfs_buf *buf, size_t need)
-{
-	size_t threshold = buf->pool->spill_threshold;
-	size_t cap = buf->cap;
-	uint8_t *data;
-
-	if (need <= cap)
-		return 0;
-	cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-	if (cap < MEM_MIN_CAP)
-		cap = MEM_MIN_CAP;
-	if (cap > threshold)
-		cap = threshold;
-	if (cap < need)
-		cap = need;
-	data = realloc(buf->data, cap);
-	if (!data)
-		return -ENOMEM;
-	atomic_fetch_add(&buf->pool->bytes, cap - buf->cap);
-	buf->data = data;
-	buf->cap = cap;
-	return 0;
-}
-
-/* Give memory back after shrinking far below the capacity. */
-static void mem_shrink(struct arfs_buf *buf, size_t size)
-{
-	uint8_t *data = NULL;
-
-	if (size >= buf->cap / 4)
-		return;
-	if (size) {
-		data = realloc(buf->data, size);
-		if (!data)
-			return; /* keep the bigger array */
-	} else {
-		free(buf->data);
-	}
-	atomic_fetch_sub(&buf->pool->bytes, buf->cap - size);
-	buf->data = data;
-	buf->cap = size;
-}
-
-/* Set the in-memory size, zero-filling when it grows. */
-static int mem_resize(struct arfs_buf *buf, size_t size)
-{
-	int rc;
-
-	if (size > buf->size) {
-		rc = mem_reserve(buf, size);
-		if (rc)
-			return rc;
-		memset(buf->data + buf->size, 0, size - (size_t)buf->size);
-	} else {
-		mem_shrink(buf, size);
-	}
-	buf->size = size;
-	return 0;
-}
-
-/* ---- buffer content ---- */
-
-struct arfs_bufkey arfs_buf_key(const struct arfs_buf *buf)
-{
-	return buf->key;
-}
-
-uint64_t arfs_buf_size(struct arfs_buf *buf)
-{
-	uint64_t size;
-
-	pthread_mutex_lock(&buf->lock);
-	size = buf->size;
-	pthread_mutex_unlock(&buf->lock);
-	return size;
-}
-
-bool arfs_buf_dirty(struct arfs_buf *buf)
-{
-	bool dirty;
-
-	pthread_mutex_lock(&buf->lock);
-	dirty = dirty_locked(buf);
-	pthread_mutex_unlock(&buf->lock);
-	return dirty;
-}
-
-ssize_t arfs_buf_read(struct arfs_buf *buf, void *dst, size_t cap,
-		      uint64_t off)
-{
-	uint64_t n = 0;
-	ssize_t got;
-
-	pthread_mutex_lock(&buf->lock);
-	if (off < buf->size)
-		n = buf->size - off;
-	if (n > cap)
-		n = cap;
-	if (n > SSIZE_MAX)
-		n = SSIZE_MAX;
-	if (buf->fd < 0) {
-		if (n)
-			memcpy(dst, buf->data + off, (size_t)n);
-		got = (ssize_t)n;
-	} else {
-		got = arfs_io_pread_all(buf->fd, dst, (size_t)n, (off_t)off);
-		if (got >= 0 && (uint64_t)got != n)
-			got = -EIO; /* the staging file lost bytes */
-	}
-	pthread_mutex_unlock(&buf->lock);
-	return got;
-}
-
-/* Write to the staging file, keeping its length equal to the size. */
-static int file_write(struct arfs_buf *buf, const void *src, size_t len,
-		      uint64_t off, uint64_t end)
-{
-	int rc = arfs_io_pwrite_all(buf->fd, src, len, (off_t)off);
-
-	if (rc) {
-		if (end > buf->size)
-			arfs_io_ftruncate(buf->fd, (off_t)buf->size);
-		return rc;
-	}
-	if (end > buf->size)
-		buf->size = end;
-	return 0;
-}
-
-static int mem_write(struct arfs_buf *buf, const void *src, size_t len,
-		     uint64_t off, uint64_t end)
-{
-	int rc;
-
-	if (end > buf->size) {
-		rc = mem_resize(buf, (size_t)end); /* zero-fills any gap */
-		if (rc)
-			return rc;
-	}
-	memcpy(buf->data + off, src, len);
-	return 0;
-}
-
-int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
-		   uint64_t off)
-{
-	uint64_t end;
-	int rc;
-
-	if (!len)
-		return 0;
-	if (arfs_add_overflows(off, len, &end) || end > INT64_MAX)
-		return -EFBIG;
-	pthread_mutex_lock(&buf->lock);
-	rc = make_room_locked(buf, end);
-	if (rc)
-		goto out_unlock;
-	if (buf->fd >= 0)
-		rc = file_write(buf, src, len, off, end);
-	else
-		rc = mem_write(buf, src, len, off, end);
-	if (!rc)
-		buf->gen++;
-out_unlock:
-	pthread_mutex_unlock(&buf->lock);
-	return rc;
-}
-
-int arfs_buf_truncate(struct arfs_buf *buf, uint64_t size)
-{
-	int rc;
-
-	if (size > INT64_MAX)
-		return -EFBIG;
-	pthread_mutex_lock(&buf->lock);
-	rc = make_room_locked(buf, size);
-	if (rc)
-		goto out_unlock;
-	if (buf->fd >= 0) {
-		rc = arfs_io_ftruncate(buf->fd, (off_t)size);
-		if (!rc)
-			buf->size = size;
-	} else {
-		rc = mem_resize(buf, (size_t)size);
-	}
-	if (!rc)
-		buf->gen++;
-out_unlock:
-	pthread_mutex_unlock(&buf->lock);
-	return rc;
-}
-
-void arfs_buf_mark_dirty(struct arfs_buf *buf)
-{
-	pthread_mutex_lock(&buf->lock);
-	buf->gen++;
-	pthread_mutex_unlock(&buf->lock);
-}
-
-const void *arfs_buf_data(struct arfs_buf *buf)
-{
-	const void *p;
-
-	pthread_mutex_lock(&buf->lock);
-	if (buf->fd >= 0)
-		p = NULL;
-	else
-		p = buf->data ? buf->data : empty_content;
-	pthread_mutex_unlock(&buf->lock);
-	return p;
-}
-
-uint64_t *arfs_buf_tag(struct arfs_buf *buf)
-{
-	return &buf->tag;
 }

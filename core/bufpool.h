@@ -116,6 +116,21 @@ void arfs_bufpool_clear(struct arfs_bufpool *pool, uint64_t space,
 void arfs_bufpool_get_stats(struct arfs_bufpool *pool,
 			    struct arfs_bufpool_stats *out);
 
+/* Supplies bytes [off, off + len) of a buffer's base: 0 or -errno. */
+typedef int (*arfs_buf_base_fn)(void *ctx, void *dst, size_t len,
+				uint64_t off);
+/*
+ * From a load callback: make the empty buffer `len` bytes long without
+ * holding them: reads of [0, len) call read(ctx, ...) (with the buffer's
+ * mutex held). Writes at or past len and truncates cost nothing extra; the
+ * first write below len fetches the base into the buffer (then
+ * free_ctx(ctx), also called when the buffer is freed). -EBUSY when the
+ * buffer is not empty.
+ */
+int arfs_buf_set_base(struct arfs_buf *buf, uint64_t len,
+		      arfs_buf_base_fn read, void (*free_ctx)(void *ctx),
+		      void *ctx);
+
 /* Buffer content. The caller holds a pin. All are thread-safe. */
 struct arfs_bufkey arfs_buf_key(const struct arfs_buf *buf);
 uint64_t arfs_buf_size(struct arfs_buf *buf);
@@ -129,8 +144,14 @@ int arfs_buf_write(struct arfs_buf *buf, const void *src, size_t len,
 int arfs_buf_truncate(struct arfs_buf *buf, uint64_t size);
 void arfs_buf_mark_dirty(struct arfs_buf *buf);
 /*
+ * How many leading bytes are unchanged since the buffer was last clean
+ * (loaded or written back): min(lowest offset written, truncated to or
+ * marked dirty since, current size).
+ */
+uint64_t arfs_buf_unchanged(struct arfs_buf *buf);
+/*
  * The content as one contiguous read-only array, or NULL when it is
- * spilled to a staging file (use arfs_buf_read() then). Valid while pinned
+ * spilled to a staging file or has a base (use arfs_buf_read() then). Valid while pinned
  * and until the next write/truncate of this buffer.
  */
 const void *arfs_buf_data(struct arfs_buf *buf);

@@ -40,9 +40,21 @@
 struct arfs_docarray;
 struct arfs_body;
 
+#define ARFS_AUTOCOMPACT_RATIO 0.5
+#define ARFS_AUTOCOMPACT_MIN (UINT64_C(64) << 20)
+
 struct arfs_docarray_opts {
 	unsigned key_length; /* 0: the sidecar's, else 36 */
 	bool read_only;
+	/*
+	 * Automatic compaction: a commit that leaves more dead bytes than
+	 * autocompact times the size of the array and more than
+	 * autocompact_min compacts the array before it returns.
+	 * autocompact 0: ARFS_AUTOCOMPACT_RATIO, < 0: never;
+	 * autocompact_min 0: ARFS_AUTOCOMPACT_MIN.
+	 */
+	double autocompact;
+	uint64_t autocompact_min;
 };
 
 /* What a filesystem needs to know of one document. */
@@ -144,22 +156,46 @@ enum {
 	ARFS_PUT_FSYNC = 1, /* durable before return */
 	ARFS_PUT_EXCL = 2,  /* fail with -EEXIST if the document exists */
 	ARFS_PUT_MTIME = 4, /* attr gives only the time of the change */
+	/*
+	 * Do not compact automatically in this call (the caller holds a lock
+	 * readers need and calls arfs_docarray_autocompact() after).
+	 */
+	ARFS_PUT_NO_AUTOCOMPACT = 8,
 };
 
 /*
  * Create or replace document `name` with `size` bytes read from src. The
- * bytes are appended to body.bin, then the header row is written (the
- * commit point). attr: mtime/atime/mode/uid/gid to record (docno, size
- * and ctime are ignored; ctime becomes now); NULL keeps the existing ones
- * (or defaults for a new document) and sets mtime and ctime to now. With
- * ARFS_PUT_MTIME only attr's mtime is used, for mtime and ctime (a commit
- * of writes made at that time); the rest is kept.
+ * bytes are appended to body.bin (whole zero blocks past its end are left
+ * as holes), then the header row is written (the commit point): a new row
+ * at the end, or the document's row rewritten when it is the last row
+ * (docs/FORMAT.md 1.5). attr: mtime/atime/mode/uid/gid to record (docno,
+ * size and ctime are ignored; ctime becomes now); NULL keeps the existing
+ * ones (or defaults for a new document) and sets mtime and ctime to now.
+ * With ARFS_PUT_MTIME only attr's mtime is used, for mtime and ctime (a
+ * commit of writes made at that time); the rest is kept.
  * On return *out_attr (may be NULL) holds the committed attributes.
  */
 int arfs_docarray_put(struct arfs_docarray *da, const char *name,
 		      size_t name_len, arfs_src_fn src, void *ctx,
 		      uint64_t size, const struct arfs_docattr *attr,
 		      unsigned flags, struct arfs_docattr *out_attr);
+/*
+ * What a caller knows of the new content of a put: its bytes [0, keep)
+ * equal those of the committed document numbered docno. When that is the
+ * whole committed document and its bytes end body.bin and its row is the
+ * last row, the put writes only the new bytes after them and the row grows
+ * in place (an append costs the appended bytes, not the document).
+ */
+struct arfs_put_keep {
+	uint64_t docno, keep;
+};
+
+/* arfs_docarray_put() with a hint (NULL: none). */
+int arfs_docarray_put_keep(struct arfs_docarray *da, const char *name,
+			   size_t name_len, arfs_src_fn src, void *ctx,
+			   uint64_t size, const struct arfs_docattr *attr,
+			   unsigned flags, const struct arfs_put_keep *keep,
+			   struct arfs_docattr *out_attr);
 /* Convenience: put from memory. */
 int arfs_docarray_put_mem(struct arfs_docarray *da, const char *name,
 			  size_t name_len, const void *data, size_t size,
@@ -193,8 +229,17 @@ int arfs_docarray_sync(struct arfs_docarray *da);
 int arfs_docarray_compact(struct arfs_docarray *da);
 
 /*
+ * Compact when the dead bytes pass the thresholds of the open options (as
+ * every commit does by itself unless told ARFS_PUT_NO_AUTOCOMPACT).
+ * 0, or the error of a compaction that was due (logged).
+ */
+int arfs_docarray_autocompact(struct arfs_docarray *da);
+
+/*
  * Verify every row and the sidecar. Calls report(ctx, message) once per
- * problem. Returns the number of problems (0 when sound) or -errno.
+ * problem, and for arrays that break the end rule (DocArray could not open
+ * or append safely) once with a message starting "warning: ", which is not
+ * a problem. Returns the number of problems (0 when sound) or -errno.
  */
 int arfs_docarray_check(const char *dir, unsigned key_length,
 			void (*report)(void *ctx, const char *msg), void *ctx);

@@ -29,6 +29,8 @@ struct arfs_store {
 	bool ro, single;
 	bool model;	/* STORE is a folder of several SFrames: no arrays */
 	unsigned key_length;
+	double autocompact;
+	uint64_t autocompact_min;
 	pthread_mutex_t lock; /* protects arrays, n, cap */
 	struct arfs_store_array **arrays;
 	size_t n, cap;
@@ -282,7 +284,9 @@ static int open_array(struct arfs_store *st, const char *name,
 		      struct arfs_docarray **da)
 {
 	struct arfs_docarray_opts o = { .key_length = st->key_length,
-					.read_only = st->ro };
+					.read_only = st->ro,
+					.autocompact = st->autocompact,
+					.autocompact_min = st->autocompact_min };
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s%s%s", st->path, *name ? "/" : "", name);
@@ -374,6 +378,8 @@ int arfs_store_open(const char *path, const struct arfs_store_opts *opts,
 	pthread_mutex_init(&st->lock, NULL);
 	st->ro = opts && opts->read_only;
 	st->key_length = opts ? opts->key_length : 0;
+	st->autocompact = opts ? opts->autocompact : 0;
+	st->autocompact_min = opts ? opts->autocompact_min : 0;
 	st->mgr = opts ? opts->mgr : NULL;
 	st->path = realpath(path, NULL);
 	if (!st->path) {
@@ -496,7 +502,9 @@ static bool bad_array_name(const char *name)
 int arfs_store_mkarray(struct arfs_store *st, const char *name,
 		       struct arfs_store_array **out)
 {
-	struct arfs_docarray_opts o = { .key_length = st->key_length };
+	struct arfs_docarray_opts o = { .key_length = st->key_length,
+					.autocompact = st->autocompact,
+					.autocompact_min = st->autocompact_min };
 	struct arfs_docarray *da;
 	char path[PATH_MAX];
 	int rc;

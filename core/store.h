@@ -38,6 +38,9 @@ struct arfs_column;
 struct arfs_store_opts {
 	bool read_only;
 	unsigned key_length; /* 0: per array default */
+	/* Automatic compaction of document arrays: arfs_docarray_opts. */
+	double autocompact;
+	uint64_t autocompact_min;
 	struct arfs_blockmgr *mgr; /* opens group columns; must outlive store */
 };
 

@@ -8,7 +8,10 @@
  *    libfuse can splice); no copy in the daemon.
  *  - writes go to the document's buffer in the buffer pool (node->wbuf,
  *    pinned while a writer has it open; spilled to a staging file past a
- *    threshold). flush/fsync/release commit it (arfs_docarray_put through
+ *    threshold). The committed document is the buffer's base, read on
+ *    demand, so an append costs what it writes; the commit passes the
+ *    unchanged prefix as a hint, and the array extends the document in
+ *    place when it can. flush/fsync/release commit it (arfs_docarray_put through
  *    the buffer's writeback callback), so write errors surface at flush or
  *    fsync, the calls whose errors close() and fsync() return.
  *  - a read of a document that has a write buffer reads the buffer, so a
@@ -246,35 +249,49 @@ static int buf_src(void *ctx, void *dst, size_t len, uint64_t off)
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-/* Fill a new buffer with the committed document. */
+static int ref_base_read(void *ctx, void *dst, size_t len, uint64_t off)
+{
+	ssize_t got = arfs_docref_pread(ctx, dst, len, off);
+
+	if (got < 0)
+		return (int)got;
+	return (size_t)got == len ? 0 : -EUCLEAN;
+}
+
+static void ref_base_free(void *ctx)
+{
+	arfs_docref_release(ctx);
+	free(ctx);
+}
+
+/*
+ * Fill a new buffer with the committed document: as its base, read from
+ * the pinned document only where needed, so an append (or a write past
+ * the end) costs what it writes, not the size of the document.
+ */
 static int wbuf_load(void *ctx, struct arfs_buf *buf)
 {
 	struct arfs_node *n = ctx;
-	struct arfs_docref ref;
-	char *chunk;
-	uint64_t off;
-	ssize_t got;
+	struct arfs_docref *ref;
 	int rc;
 
 	if (n->pending)
 		return 0;
-	rc = node_doc(n, &ref);
-	if (rc)
-		return rc;
-	chunk = malloc(1u << 20);
-	if (!chunk) {
-		arfs_docref_release(&ref);
+	ref = malloc(sizeof(*ref));
+	if (!ref)
 		return -ENOMEM;
+	rc = node_doc(n, ref);
+	if (rc) {
+		free(ref);
+		return rc;
 	}
-	for (off = 0; !rc && off < ref.len; off += (uint64_t)got) {
-		got = arfs_docref_pread(&ref, chunk, 1u << 20, off);
-		if (got <= 0)
-			rc = got < 0 ? (int)got : -EUCLEAN;
-		else
-			rc = arfs_buf_write(buf, chunk, (size_t)got, off);
+	if (ref->len == 0) {
+		ref_base_free(ref);
+		return 0;
 	}
-	free(chunk);
-	arfs_docref_release(&ref);
+	rc = arfs_buf_set_base(buf, ref->len, ref_base_read, ref_base_free, ref);
+	if (rc)
+		ref_base_free(ref);
 	return rc;
 }
 
@@ -287,8 +304,10 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 	struct arfs_node *n = ctx;
 	struct arfs_docattr a = { 0 };
 	struct timespec wtime;
+	struct arfs_put_keep keep;
 	char name[NAME_MAX + 1];
-	unsigned flags = 0;
+	/* Compacting here would hold the buffer's readers: wbuf_flush does. */
+	unsigned flags = ARFS_PUT_NO_AUTOCOMPACT;
 	bool skip;
 	int rc;
 
@@ -307,9 +326,12 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 		a.mtime_nsec = (uint32_t)wtime.tv_nsec;
 		flags |= ARFS_PUT_MTIME;
 	}
-	rc = arfs_docarray_put(n->arr->da, name, strlen(name), buf_src, buf,
-			       arfs_buf_size(buf), wtime.tv_sec ? &a : NULL,
-			       flags, NULL);
+	/* The unchanged prefix lets an append extend the document in place. */
+	keep.docno = n->docno;
+	keep.keep = arfs_buf_unchanged(buf);
+	rc = arfs_docarray_put_keep(n->arr->da, name, strlen(name), buf_src,
+				    buf, arfs_buf_size(buf), wtime.tv_sec ? &a : NULL,
+				    flags, &keep, NULL);
 	if (!rc) {
 		pthread_mutex_lock(&n->lock);
 		n->version++;
@@ -363,9 +385,12 @@ static int wbuf_flush(struct arfs_node *n, bool fsync)
 	buf = n->wbuf;
 	n->fsync_next = fsync;
 	pthread_mutex_unlock(&n->lock);
-	if (buf && arfs_buf_dirty(buf))
+	if (buf && arfs_buf_dirty(buf)) {
 		rc = arfs_bufpool_flush_buf(arfs_fs.pool, buf);
-	else if (fsync && !n->pending)
+		/* Outside the buffer's mutex: its readers go on meanwhile. */
+		if (!rc)
+			arfs_docarray_autocompact(n->arr->da);
+	} else if (fsync && !n->pending)
 		rc = arfs_docarray_sync(n->arr->da);
 	pthread_mutex_lock(&n->lock);
 	n->fsync_next = false;

@@ -25,6 +25,7 @@ struct options {
 	char *pool;
 	char *cache_dir;
 	char *views;
+	char *autocompact, *autocompact_min;
 	unsigned key_length;
 	int decode_threads;
 	int ro;
@@ -37,6 +38,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_dir=%s", cache_dir),
 	OPT("views=%s", views),
 	OPT("key_length=%u", key_length),
+	OPT("autocompact=%s", autocompact),
+	OPT("autocompact_min=%s", autocompact_min),
 	OPT("decode_threads=%d", decode_threads),
 	OPT("ro", ro),
 	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
@@ -63,6 +66,9 @@ static const char usage_text[] =
 	"    -o ro                  read-only; follows a writer's commits\n"
 	"    -o pool=SIZE           buffer pool size (K, M, G suffixes; default 256M)\n"
 	"    -o key_length=N        id length of arrays without a sidecar (default 36)\n"
+	"    -o autocompact=RATIO   compact an array when its dead bytes pass RATIO\n"
+	"                           of its size (default 0.5); off: never\n"
+	"    -o autocompact_min=SIZE  ... and pass SIZE (default 64M)\n"
 	"    -o decode_threads=N    threads decoding blocks ahead of readers\n"
 	"                           (default: one per CPU; 0: none)\n"
 	"    -o cache_dir=DIR       where block size caches go (default\n"
@@ -159,6 +165,36 @@ static char *cache_dir(const char *opt)
 	return out;
 }
 
+/* -o autocompact=off|RATIO and -o autocompact_min=SIZE into so. */
+static int parse_autocompact(const struct options *o,
+			     struct arfs_store_opts *so)
+{
+	char *end;
+	size_t min;
+
+	if (o->autocompact && !strcmp(o->autocompact, "off")) {
+		so->autocompact = -1;
+	} else if (o->autocompact) {
+		so->autocompact = strtod(o->autocompact, &end);
+		if (end == o->autocompact || *end || !(so->autocompact > 0) ||
+		    so->autocompact >= 1) {
+			fprintf(stderr, "arrayfs: autocompact=%s: expected off or "
+				"a ratio between 0 and 1 like 0.5\n",
+				o->autocompact);
+			return -EINVAL;
+		}
+	}
+	if (o->autocompact_min) {
+		if (parse_size(o->autocompact_min, &min) || min == 0) {
+			fprintf(stderr, "arrayfs: autocompact_min=%s: expected a "
+				"size like 64M\n", o->autocompact_min);
+			return -EINVAL;
+		}
+		so->autocompact_min = min;
+	}
+	return 0;
+}
+
 /* Pool, block manager and store, in that order (each uses the one before). */
 static int open_engine(const struct options *o)
 {
@@ -172,6 +208,11 @@ static int open_engine(const struct options *o)
 	if (!real) {
 		fprintf(stderr, "arrayfs: %s: %s\n", o->store, strerror(errno));
 		return -errno;
+	}
+	rc = parse_autocompact(o, &so);
+	if (rc) {
+		free(real);
+		return rc;
 	}
 	rc = open_pool(o->pool, real);
 	free(real);
@@ -315,6 +356,8 @@ out_args:
 	free(o.pool);
 	free(o.cache_dir);
 	free(o.views);
+	free(o.autocompact);
+	free(o.autocompact_min);
 	fuse_opt_free_args(&args);
 	return rc;
 }

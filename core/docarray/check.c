@@ -39,6 +39,49 @@ static bool id_is_valid(const uint8_t *raw, unsigned K)
 	return true;
 }
 
+/*
+ * The end rule (docs/FORMAT.md 1.5 rule 8), which DocArray's own updates
+ * break: reported as a warning (not counted as a problem).
+ */
+static void check_end_rule(struct arfs_docarray *da, const char *dir,
+			   void (*report)(void *ctx, const char *msg),
+			   void *ctx)
+{
+	size_t idlen = (size_t)da->K * 4;
+	uint64_t last = da->nrows - 1, end = 0, maxend = 0, off, len, i;
+	const uint8_t *ext;
+	char msg[512];
+
+	if (da->nrows == 0)
+		return;
+	ext = row_ptr(da, last) + idlen;
+	if (row_is_tomb(ext)) {
+		snprintf(msg, sizeof(msg), "warning: %s/header.bin: offset %"
+			 PRIu64 ": the last row is a tombstone: DocArray cannot "
+			 "open the array (arrayctl compact fixes it)", dir,
+			 last * da->rowsize);
+		report(ctx, msg);
+		return;
+	}
+	if (da_row_extent(ext, UINT64_MAX, &off, &len))
+		end = off + len;
+	for (i = 0; i < da->tcap; i++) {
+		const struct arfs_slot *s = &da->table[i];
+		if (s->first < SLOT_TOMB &&
+		    da_row_extent(row_ptr(da, s->data) + idlen, UINT64_MAX,
+				  &off, &len) && off + len > maxend)
+			maxend = off + len;
+	}
+	if (end >= maxend)
+		return;
+	snprintf(msg, sizeof(msg), "warning: %s/header.bin: offset %" PRIu64
+		 ": the last row ends at byte %" PRIu64 " of body.bin, before "
+		 "live bytes that end at %" PRIu64 ": DocArray's next append "
+		 "would overwrite live documents (arrayctl compact fixes it)",
+		 dir, last * da->rowsize, end, maxend);
+	report(ctx, msg);
+}
+
 int arfs_docarray_check(const char *dir, unsigned key_length,
 			void (*report)(void *ctx, const char *msg), void *ctx)
 {
@@ -81,6 +124,7 @@ int arfs_docarray_check(const char *dir, unsigned key_length,
 		report(ctx, msg);
 		problems++;
 	}
+	check_end_rule(da, dir, report, ctx);
 	arfs_docarray_close(da);
 	return problems;
 }

@@ -34,7 +34,8 @@
  * back). A read-only open does not change anything and reads the .compact
  * files where present. *use_compact tells which.
  */
-int da_compact_recover(struct arfs_docarray *da, bool *use_compact)
+int da_compact_recover(struct arfs_docarray *da, bool *use_compact,
+		       bool quiet)
 {
 	char tmp[64];
 	bool marked = faccessat(da->dirfd, COMPACT_MARK, F_OK, 0) == 0;
@@ -58,7 +59,7 @@ int da_compact_recover(struct arfs_docarray *da, bool *use_compact)
 	rc = arfs_io_fsync_dir(da->dirfd);
 	if (!rc)
 		rc = arfs_io_unlinkat(da->dirfd, COMPACT_MARK, 0);
-	if (!rc)
+	if (!rc && !quiet)
 		arfs_log(ARFS_LOG_INFO, "%s: finished an interrupted compaction",
 			 da->dir);
 	return rc;
@@ -161,15 +162,28 @@ static int compact_write(struct arfs_docarray *da, struct appender w[3])
 
 int arfs_docarray_compact(struct arfs_docarray *da)
 {
+	int rc;
+
+	if (da->ro)
+		return -EROFS;
+	pthread_mutex_lock(&da->commit);
+	rc = da_compact_locked(da);
+	pthread_mutex_unlock(&da->commit);
+	return rc;
+}
+
+/*
+ * Compact; caller holds commit. Readers go on reading the old files and
+ * wait only for the swap of the loaded state.
+ */
+int da_compact_locked(struct arfs_docarray *da)
+{
 	struct appender w[3];
 	struct timespec dir_mtime;
 	char tmp[64];
 	int i, fd, rc = 0;
 
-	if (da->ro)
-		return -EROFS;
 	memset(w, 0, sizeof(w));
-	pthread_mutex_lock(&da->commit);
 	dir_mtime = da_dir_time_save(da->dirfd);
 	for (i = 0; i < 3; i++) {
 		snprintf(tmp, sizeof(tmp), "%s.compact", file_names[i]);
@@ -200,7 +214,7 @@ int arfs_docarray_compact(struct arfs_docarray *da)
 	/* Roll forward after the marker, back without it. */
 	if (!rc || faccessat(da->dirfd, COMPACT_MARK, F_OK, 0)) {
 		bool unused;
-		int rc2 = da_compact_recover(da, &unused);
+		int rc2 = da_compact_recover(da, &unused, true);
 		if (!rc)
 			rc = rc2;
 	}
@@ -221,6 +235,5 @@ int arfs_docarray_compact(struct arfs_docarray *da)
 			rc = rc2;
 	}
 	da_dir_time_restore(da->dirfd, dir_mtime);
-	pthread_mutex_unlock(&da->commit);
 	return rc;
 }

@@ -40,15 +40,10 @@ int arfs_docarray_delete(struct arfs_docarray *da, const char *name,
 	if (s)
 		rc = da_undup(da, s);
 	if (s && !rc) {
-		pthread_rwlock_wrlock(&da->lock);
-		rc = da_tombstone_row_locked(da, s->data);
-		if (!rc) {
-			da->rowflags[s->data] &= (uint8_t)~ROW_FIRST;
-			da_slot_remove(da, s);
-		}
-		pthread_rwlock_unlock(&da->lock);
+		rc = da_delete_slot(da, s);
+		da_note_own_write(da);
 		if (!rc)
-			da_note_own_write(da);
+			da_maybe_autocompact(da);
 	}
 	pthread_mutex_unlock(&da->commit);
 	return rc;
@@ -86,6 +81,7 @@ static int rename_over(struct arfs_docarray *da, struct arfs_slot *so,
 {
 	uint32_t d = so->data, nd = sn->data;
 	size_t idlen = (size_t)da->K * 4;
+	uint64_t off, len, noff, nlen, start;
 	struct arfs_docattr a;
 	uint8_t ext[24];
 	int rc;
@@ -98,6 +94,8 @@ static int rename_over(struct arfs_docarray *da, struct arfs_slot *so,
 		if (rc)
 			goto out_unlock;
 		/* Committed: B now reads A's bytes from row d. */
+		da_row_extent(row_ptr(da, nd) + idlen, UINT64_MAX, &noff, &nlen);
+		da->live_bytes -= nlen;
 		da_slot_remove(da, so);
 		sn->data = d;
 		rc = da_tombstone_row_locked(da, nd);
@@ -117,16 +115,25 @@ out_unlock:
 		pthread_rwlock_unlock(&da->lock);
 		return rc;
 	}
+	/*
+	 * A's row comes first: its bytes are copied to the end of body.bin
+	 * and committed as a new version of B (a row appended at the end, or
+	 * B's row rewritten if it is the last), so the last row still ends
+	 * after every live byte; then A's row is tombstoned.
+	 */
 	da_slot_attr(da, so, &a);
-	memcpy(ext, row_ptr(da, d) + idlen, sizeof(ext));
-	rc = da_write_record(da, nd, &a);
+	da_row_extent(row_ptr(da, d) + idlen, UINT64_MAX, &off, &len);
+	da_row_extent(row_ptr(da, nd) + idlen, UINT64_MAX, &noff, &nlen);
+	rc = da_copy_body(da, off, len, &start);
 	if (rc)
 		return rc;
+	da_fill_extent(ext, start, len);
+	rc = da_commit_version(da, sn, rawnew, ext, &a);
+	if (rc)
+		return rc;
+	da->live_bytes -= nlen;
 	pthread_rwlock_wrlock(&da->lock);
-	rc = arfs_io_pwrite_all(da->hfd, ext, sizeof(ext),
-				(off_t)(nd * da->rowsize + idlen));
-	if (!rc)
-		rc = da_tombstone_row_locked(da, d);
+	rc = da_tombstone_row_locked(da, d);
 	if (!rc) {
 		da->rowflags[d] &= (uint8_t)~ROW_FIRST;
 		da_slot_remove(da, so);
@@ -167,6 +174,8 @@ int arfs_docarray_rename(struct arfs_docarray *da, const char *old_name,
 		rc = sn ? rename_over(da, so, sn, rawnew)
 			: rename_free(da, so, rawnew);
 	da_note_own_write(da);
+	if (!rc)
+		da_maybe_autocompact(da);
 out_unlock:
 	pthread_mutex_unlock(&da->commit);
 	return rc;

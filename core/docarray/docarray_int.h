@@ -35,6 +35,7 @@
  *   delete.c   delete, rename
  *   compact.c  compaction and its recovery
  *   check.c    arrayctl check
+ *   end.c      the end rule: deleting the last row
  *
  * Layout of the index (all protected by arfs_docarray.lock):
  *  - hmap: header.bin mapped read-only (MAP_SHARED) with room to grow;
@@ -105,12 +106,16 @@ struct arfs_docarray {
 	pthread_rwlock_t lock;
 	atomic_uint_least64_t gen;
 	int lockfd; /* holds flock(LOCK_EX) on the directory while writable */
+	/* Automatic compaction thresholds (ratio <= 0: off). */
+	double ac_ratio;
+	uint64_t ac_min;
 	/*
 	 * Everything from dirfd on is the state loaded from the files; reload
 	 * and compact build a fresh state and swap it in (state_swap()).
 	 */
 	int dirfd, hfd, sfd;
 	bool ro;
+	bool in_mem; /* hmap and smap are malloc'd copies (read-only opens) */
 	unsigned K;
 	size_t rowsize;
 	unsigned srec; /* record size of the open sidecar (version 1 only
@@ -128,8 +133,13 @@ struct arfs_docarray {
 	size_t tcap, tused; /* tused counts live and tombstone slots */
 	uint64_t live, bad_rows, dup_rows;
 	uint64_t bad_end_min; /* lowest end of a bad row past body.bin's end */
+	/* Row ends (p + e) do not increase with the row number (1.5 rule 8). */
+	bool unsorted;
+	uint64_t end_seen;
+	uint64_t live_bytes; /* bytes of the live documents */
 	/* Under commit: */
 	uint64_t body_end, next_docno;
+	uint64_t copy_from; /* da_copy_body()'s source offset */
 	/* Defaults for rows without a sidecar record. */
 	struct timespec def_mtime;
 	uid_t def_uid;
@@ -196,7 +206,12 @@ int da_sidecar_key_length(struct arfs_docarray *da);
 int da_sidecar_upgrade(struct arfs_docarray *da);
 
 /* compact.c */
-int da_compact_recover(struct arfs_docarray *da, bool *use_compact);
+int da_compact_recover(struct arfs_docarray *da, bool *use_compact,
+		       bool quiet);
+int da_compact_locked(struct arfs_docarray *da);
+
+/* end.c */
+int da_delete_slot(struct arfs_docarray *da, struct arfs_slot *s);
 
 /* open.c */
 int da_state_reload(struct arfs_docarray *da);
@@ -206,6 +221,12 @@ void da_note_own_write(struct arfs_docarray *da);
 int da_ensure_sidecar(struct arfs_docarray *da);
 int da_tombstone_row_locked(struct arfs_docarray *da, uint64_t row);
 int da_undup(struct arfs_docarray *da, struct arfs_slot *s);
+int da_commit_version(struct arfs_docarray *da, struct arfs_slot *s,
+		      const uint8_t *raw, const uint8_t ext[24],
+		      const struct arfs_docattr *a);
+int da_copy_body(struct arfs_docarray *da, uint64_t off, uint64_t len,
+		 uint64_t *start);
+int da_maybe_autocompact(struct arfs_docarray *da);
 struct arfs_slot *da_commit_find(struct arfs_docarray *da, const char *name,
 				 size_t len, uint8_t *raw, int *rc);
 

@@ -268,6 +268,10 @@ static int index_row(struct arfs_docarray *da, uint64_t r, uint64_t body_size)
 			da->bad_end_min = off + len;
 		return 0;
 	}
+	if (off + len < da->end_seen)
+		da->unsorted = true;
+	else
+		da->end_seen = off + len;
 	h = da_id_hash(row, da->K);
 	s = da_slot_find(da, row, h);
 	if (s) {
@@ -289,8 +293,19 @@ int da_index_build(struct arfs_docarray *da, uint64_t body_size)
 		cap *= 2;
 	rc = table_resize(da, cap);
 	da->bad_end_min = UINT64_MAX;
+	da->unsorted = false;
+	da->end_seen = 0;
 	for (r = 0; !rc && r < da->nrows; r++)
 		rc = index_row(da, r, body_size);
+	da->live_bytes = 0;
+	for (r = 0; !rc && r < da->tcap; r++) {
+		uint64_t off, len;
+		const struct arfs_slot *s = &da->table[r];
+		if (s->first < SLOT_TOMB &&
+		    da_row_extent(row_ptr(da, s->data) + (size_t)da->K * 4,
+				  UINT64_MAX, &off, &len))
+			da->live_bytes += len;
+	}
 	if (da->bad_rows > 5)
 		arfs_log(ARFS_LOG_WARNING, "%s/header.bin: %" PRIu64
 			 " corrupt rows left out", da->dir, da->bad_rows);

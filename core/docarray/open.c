@@ -106,6 +106,58 @@ static int header_whole_rows(struct arfs_docarray *da, uint64_t *hsize)
 	return rc;
 }
 
+/*
+ * Read up to `size` bytes of fd into a new buffer (read-only opens: another
+ * process may truncate header.bin or the sidecar, which would fault a
+ * mapping). *got is the number of bytes read.
+ */
+static int read_copy(int fd, uint64_t size, const uint8_t **map, size_t *cap,
+		     uint64_t *got)
+{
+	uint8_t *buf = malloc(size ? (size_t)size : 1);
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	n = size ? arfs_io_pread_all(fd, buf, (size_t)size, 0) : 0;
+	if (n < 0) {
+		free(buf);
+		return (int)n;
+	}
+	*map = buf;
+	*cap = (size_t)size;
+	*got = (uint64_t)n;
+	return 0;
+}
+
+/* Map (writable opens) or copy (read-only opens) header.bin and sidecar. */
+static int load_maps(struct arfs_docarray *da, uint64_t *hsize)
+{
+	uint64_t got = 0;
+	int rc;
+
+	da->in_mem = da->ro;
+	if (!da->ro) {
+		rc = da_remap(da->hfd, &da->hmap, &da->hmap_cap, *hsize);
+		if (!rc && da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR)
+			rc = da_remap(da->sfd, &da->smap, &da->smap_cap,
+				      (uint64_t)da->st_s.st_size);
+		return rc;
+	}
+	rc = read_copy(da->hfd, *hsize, &da->hmap, &da->hmap_cap, &got);
+	if (rc)
+		return rc;
+	*hsize = got / da->rowsize * da->rowsize;
+	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR) {
+		rc = read_copy(da->sfd, (uint64_t)da->st_s.st_size, &da->smap,
+			       &da->smap_cap, &got);
+		if (rc)
+			return rc;
+		da->st_s.st_size = (off_t)got;
+	}
+	return 0;
+}
+
 static int load_files(struct arfs_docarray *da, unsigned want_K)
 {
 	int flags = da->ro ? O_RDONLY : O_RDWR;
@@ -114,7 +166,7 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 	struct stat dst;
 	int bfd, rc;
 
-	rc = da_compact_recover(da, &use_compact);
+	rc = da_compact_recover(da, &use_compact, false);
 	if (rc)
 		return rc;
 	bfd = open_file(da, 0, use_compact, flags);
@@ -150,17 +202,12 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 	da->def_uid = dst.st_uid;
 	da->def_gid = dst.st_gid;
 	da->body_end = (uint64_t)da->st_b.st_size;
-	rc = da_remap(da->hfd, &da->hmap, &da->hmap_cap, hsize);
+	rc = load_maps(da, &hsize);
 	if (rc)
 		return rc;
-	if (da->sfd >= 0 && da->st_s.st_size >= ARFS_SIDECAR_HDR) {
+	if (da->smap && da->st_s.st_size >= ARFS_SIDECAR_HDR)
 		da->srecs = ((uint64_t)da->st_s.st_size - ARFS_SIDECAR_HDR) /
 			    da->srec;
-		rc = da_remap(da->sfd, &da->smap, &da->smap_cap,
-			   (uint64_t)da->st_s.st_size);
-		if (rc)
-			return rc;
-	}
 	rc = da_ensure_rows(da, hsize / da->rowsize);
 	if (rc)
 		return rc;
@@ -171,10 +218,15 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 /* Release the loaded state (files, maps, index) of da. */
 static void state_release(struct arfs_docarray *da)
 {
-	if (da->hmap)
-		munmap((void *)da->hmap, da->hmap_cap);
-	if (da->smap)
-		munmap((void *)da->smap, da->smap_cap);
+	if (da->in_mem) {
+		free((void *)da->hmap);
+		free((void *)da->smap);
+	} else {
+		if (da->hmap)
+			munmap((void *)da->hmap, da->hmap_cap);
+		if (da->smap)
+			munmap((void *)da->smap, da->smap_cap);
+	}
 	da_body_put(da->body);
 	arfs_io_close(da->hfd);
 	arfs_io_close(da->sfd);
@@ -251,6 +303,10 @@ int arfs_docarray_open(const char *dir, const struct arfs_docarray_opts *opts,
 		rc = state_load(da, dir, opts && opts->read_only,
 				opts ? opts->key_length : 0);
 	da->lockfd = lockfd;
+	da->ac_ratio = !opts || opts->autocompact == 0 ? ARFS_AUTOCOMPACT_RATIO
+						       : opts->autocompact;
+	da->ac_min = opts && opts->autocompact_min ? opts->autocompact_min
+						   : ARFS_AUTOCOMPACT_MIN;
 	da->dir = strdup(dir);
 	if (!rc && !da->dir)
 		rc = -ENOMEM;

@@ -962,6 +962,102 @@ static int fault_remove(void **state)
 	return 0;
 }
 
+/* ---- a base read on demand (arfs_buf_set_base) ---- */
+
+static uint8_t base_src[3 * 4096];
+static int base_reads, base_frees;
+
+static int base_read(void *ctx, void *dst, size_t len, uint64_t off)
+{
+	(void)ctx;
+	base_reads++;
+	assert_true(off + len <= sizeof(base_src));
+	memcpy(dst, base_src + off, len);
+	return 0;
+}
+
+static void base_free(void *ctx)
+{
+	(void)ctx;
+	base_frees++;
+}
+
+static int base_load(void *ctx, struct arfs_buf *buf)
+{
+	return arfs_buf_set_base(buf, sizeof(base_src), base_read, base_free,
+				 ctx);
+}
+
+/* The model of the buffer is `want`; compare all of it. */
+static void base_check(struct arfs_buf *buf, const uint8_t *want, size_t n)
+{
+	uint8_t *got = malloc(n + 1);
+
+	assert_int_equal(arfs_buf_size(buf), n);
+	assert_int_equal(arfs_buf_read(buf, got, n + 1, 0), (ssize_t)n);
+	assert_memory_equal(got, want, n);
+	free(got);
+}
+
+static void base_run(size_t spill)
+{
+	struct fixture *f = fixture_new(4 * MiB, 100, spill);
+	struct arfs_bufkey key = { 9, 9 };
+	static uint8_t want[64 * 1024];
+	size_t n = sizeof(base_src);
+	struct arfs_buf *buf;
+
+	for (size_t i = 0; i < n; i++)
+		base_src[i] = (uint8_t)(i * 13 + 1);
+	base_reads = base_frees = 0;
+	assert_int_equal(arfs_bufpool_pin(f->pool, key, base_load, NULL, NULL,
+					  &buf), 0);
+	assert_int_equal(base_reads, 0);
+	memcpy(want, base_src, n);
+	assert_false(arfs_buf_dirty(buf));
+	assert_int_equal(arfs_buf_unchanged(buf), n);
+	/* An append reads nothing of the base. */
+	memset(want + n, 'A', 5000);
+	assert_int_equal(arfs_buf_write(buf, want + n, 5000, n), 0);
+	n += 5000;
+	assert_int_equal(base_reads, 0);
+	assert_int_equal(arfs_buf_unchanged(buf), sizeof(base_src));
+	base_check(buf, want, n);
+	/* Past the end: zeros between. */
+	memset(want + n, 0, 3000);
+	memset(want + n + 3000, 'B', 10);
+	assert_int_equal(arfs_buf_write(buf, want + n + 3000, 10, n + 3000), 0);
+	n += 3010;
+	base_check(buf, want, n);
+	/* A truncate below the base keeps its head. */
+	assert_int_equal(arfs_buf_truncate(buf, 5000), 0);
+	n = 5000;
+	base_check(buf, want, n);
+	assert_int_equal(arfs_buf_truncate(buf, 9000), 0);
+	memset(want + 5000, 0, 4000);
+	n = 9000;
+	base_check(buf, want, n);
+	assert_int_equal(arfs_buf_unchanged(buf), 5000);
+	/* A write inside the base fetches it. */
+	assert_int_equal(base_frees, 0);
+	memset(want + 100, 'C', 7);
+	assert_int_equal(arfs_buf_write(buf, want + 100, 7, 100), 0);
+	assert_int_equal(base_frees, 1);
+	assert_int_equal(arfs_buf_unchanged(buf), 100);
+	base_check(buf, want, n);
+	arfs_bufpool_unpin(f->pool, buf);
+	arfs_bufpool_drop(f->pool, key);
+	fixture_free(f);
+}
+
+static void test_base(void **state)
+{
+	(void)state;
+	base_run(1 * MiB);
+	/* Spilled: the base is a hole of the staging file. */
+	base_run(4096);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -982,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_truncate_gives_memory_back),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_base),
 		cmocka_unit_test_teardown(test_spill_enospc, fault_remove),
 		cmocka_unit_test_teardown(test_staging_without_tmpfile,
 					  fault_remove),

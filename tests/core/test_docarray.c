@@ -483,7 +483,8 @@ static void get_attr(struct arfs_docarray *da, const char *name,
 
 static void count_report(void *ctx, const char *msg)
 {
-	(*(int *)ctx)++;
+	if (strncmp(msg, "warning: ", 9))
+		(*(int *)ctx)++;
 	if (getenv("ARFS_TEST_VERBOSE"))
 		fprintf(stderr, "check: %s\n", msg);
 }
@@ -1490,6 +1491,8 @@ static void test_bad_codepoints(void **state)
 	model_rename(&m, "%{D800}b", "b");
 	assert_int_equal(arfs_docarray_rename(da, "%{110000}", 9, "c", 1, 0), 0);
 	model_rename(&m, "%{110000}", "c");
+	/* Replaced, it had a second row at the end: the rename keeps that one. */
+	model_move_after(&m, "c", m.d[m.n - 1].name);
 	arfs_docarray_close(da);
 	verify(dir, 36, &m);
 	model_free(&m);

@@ -11,6 +11,8 @@ bytes of its last. K comes from arrayfs.meta when present, else 36.
                                    the array equals the files in DIR
                                    (names in order, every byte)
     darules.py list ARRAY          print "name size" per document
+    darules.py check ARRAY         DocArray can open the array and its next
+                                   append overwrites no live byte
 """
 import os
 import struct
@@ -79,6 +81,41 @@ def read_array(array, k=None):
     return [(i, value[i]) for i in order]
 
 
+def append_problems(array, k=None):
+    """What stops DocArray from opening the array or appending to it
+    safely ([] when nothing): DocArray appends at p + e of the LAST row
+    (docs/FORMAT.md 1.5 rule 8), so that must not be a tombstone (-2) and
+    must lie at or after the end of every live document's bytes."""
+    k = k or key_length(array)
+    row = 4 * k + 24
+    header = open(os.path.join(array, "header.bin"), "rb").read()
+    body_size = os.path.getsize(os.path.join(array, "body.bin"))
+    if len(header) % row:
+        return [f"header.bin size {len(header)} is not a multiple of {row}"]
+    if not header:
+        return []
+    live = {}
+    for off in range(0, len(header), row):
+        ident = header[off:off + 4 * k]
+        p, r, e = struct.unpack_from("<qqq", header, off + 4 * k)
+        if p == r == e == -1:
+            continue
+        live[ident] = p + e
+    p, r, e = struct.unpack_from("<qqq", header, len(header) - row + 4 * k)
+    start = p + e
+    out = []
+    if p == r == e == -1:
+        out.append("the last row is a tombstone: DocArray computes its "
+                   "append position as -2 and cannot open the array")
+    end = max(live.values(), default=0)
+    if start < end:
+        out.append(f"DocArray would append at {start}, before live bytes "
+                   f"ending at {end}")
+    if start > body_size:
+        out.append(f"the last row ends at {start}, past body.bin ({body_size})")
+    return out
+
+
 def compare(array, directory, any_order=False):
     docs = [(id_to_name(i), b) for i, b in read_array(array)]
     names = os.listdir(directory)
@@ -109,6 +146,11 @@ def main():
         sys.exit(0 if compare(sys.argv[2], sys.argv[3]) else 1)
     if len(sys.argv) == 5 and sys.argv[1] == "compare" and sys.argv[2] == "--any-order":
         sys.exit(0 if compare(sys.argv[3], sys.argv[4], True) else 1)
+    if len(sys.argv) == 3 and sys.argv[1] == "check":
+        problems = append_problems(sys.argv[2])
+        for p in problems:
+            print(f"{sys.argv[2]}: {p}")
+        sys.exit(1 if problems else 0)
     if len(sys.argv) == 3 and sys.argv[1] == "list":
         for i, b in read_array(sys.argv[2]):
             print(id_to_name(i), len(b))
