@@ -2,8 +2,9 @@
 # Install what arrayfs needs to build and test on Debian 12, if missing.
 # Sourced by scripts/test.sh and scripts/demo.sh; no product logic here.
 arfs_packages=(build-essential cmake pkg-config libfuse3-dev fuse3 libzstd-dev
-	liblz4-dev libjansson-dev libcmocka-dev libpng-dev rsync python3 file attr zstd lz4
-	valgrind clang libclang-rt-14-dev python3-numpy python3-pandas jq)
+	liblz4-dev libjansson-dev libcmocka-dev libpng-dev rsync python3 file attr
+	zstd lz4 valgrind clang libclang-rt-14-dev python3-numpy python3-pandas
+	python3-pil jq)
 
 arfs_install_deps() {
 	local missing=() p sudo=""
