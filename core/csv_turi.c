@@ -5,6 +5,7 @@
  * escaped quote does not close, brackets, spaces) is in core/csv.c.
  */
 #include "csv_turi.h"
+#include "util.h"
 
 #include "textval.h"
 
@@ -33,30 +34,6 @@ static int hex4(const char *s, unsigned *out)
 	return 0;
 }
 
-static size_t put_utf8(char *d, uint32_t cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | cp >> 12);
-		d[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | cp >> 18);
-	d[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /*
  * \uHHHH at s[0..n) (s[0] is the backslash): the code point's UTF-8 into
  * d, *used the bytes read. 0 bytes written when it is not one; a high
@@ -73,10 +50,10 @@ static size_t unicode(const char *s, size_t n, char *d, size_t *used)
 	if (hi >= 0xd800 && hi <= 0xdbff && n >= 12 && s[6] == '\\' &&
 	    s[7] == 'u' && !hex4(s + 8, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
 		*used = 12;
-		return put_utf8(d, 0x10000 + ((hi - 0xd800) << 10) +
+		return arfs_utf8_put(d, 0x10000 + ((hi - 0xd800) << 10) +
 				(lo - 0xdc00));
 	}
-	return put_utf8(d, hi);
+	return arfs_utf8_put(d, hi);
 }
 
 size_t arfs_csv_turi_unescape(char *s, size_t n)

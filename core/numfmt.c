@@ -398,3 +398,18 @@ bool arfs_numfmt_parse_i64(const char *s, size_t n, int64_t *out)
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return true;
 }
+
+bool arfs_numfmt_parse(const char *s, size_t n, double *out)
+{
+	char buf[64], *end;
+
+	if (arfs_numfmt_parse_fast(s, n, out))
+		return true;
+	if (!n || n >= sizeof(buf) || *s == ' ' || memchr(s, 'x', n) ||
+	    memchr(s, 'X', n))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	*out = strtod(buf, &end);
+	return end == buf + n;
+}

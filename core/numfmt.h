@@ -46,6 +46,13 @@ size_t arfs_numfmt_double(char *buf, double d);
 bool arfs_numfmt_parse_fast(const char *s, size_t n, double *out);
 
 /*
+ * A double in the block-text form (docs/FORMAT.md 2.8): the fast path
+ * above, else strtod() on the whole n bytes (inf, nan, long digits); no
+ * leading space, no hex. False if the n bytes are not exactly a number.
+ */
+bool arfs_numfmt_parse(const char *s, size_t n, double *out);
+
+/*
  * A decimal int64: optional sign, 1-19 digits, nothing else; false on
  * anything else or an overflow (strtoll's ERANGE).
  */

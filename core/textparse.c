@@ -13,6 +13,7 @@
 #include "textparse.h"
 
 #include "numfmt.h"
+#include "util.h"
 #include "typed.h"
 
 #include <errno.h>
@@ -193,22 +194,6 @@ static bool is_digit(int ch)
 	return ch >= '0' && ch <= '9';
 }
 
-/* A double in the block-text form (numfmt, strtod; inf, nan). */
-static bool read_double(const char *s, size_t n, double *out)
-{
-	char buf[64], *end;
-
-	if (arfs_numfmt_parse_fast(s, n, out))
-		return true;
-	if (!n || n >= sizeof(buf) || *s == ' ' || memchr(s, 'x', n) ||
-	    memchr(s, 'X', n))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	*out = strtod(buf, &end);
-	return end == buf + n;
-}
-
 /* JSON number: an int without '.', 'e', 'E'; else a float. NaN and
  * [-]Infinity for the doubles JSON cannot write. */
 static void json_number(struct cur *c, struct arfs_value *v)
@@ -294,30 +279,6 @@ static int hex4(const char *s)
 	return v;
 }
 
-static size_t put_utf8(char *d, uint32_t cp)
-{
-	if (cp < 0x80) {
-		d[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		d[0] = (char)(0xc0 | cp >> 6);
-		d[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		d[0] = (char)(0xe0 | cp >> 12);
-		d[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		d[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	d[0] = (char)(0xf0 | cp >> 18);
-	d[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	d[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* One \uXXXX escape (c->pos after the 'u'), pairs of surrogates joined. */
 static uint32_t json_u_escape(struct cur *c)
 {
@@ -374,7 +335,7 @@ static void json_string(struct cur *c, const char **out, uint64_t *len)
 			case 'n': d[n++] = '\n'; break;
 			case 'r': d[n++] = '\r'; break;
 			case 't': d[n++] = '\t'; break;
-			case 'u': n += put_utf8(d + n, json_u_escape(c)); break;
+			case 'u': n += arfs_utf8_put(d + n, json_u_escape(c)); break;
 			default: fail(c, "bad escape in a string");
 			}
 		}
@@ -663,7 +624,7 @@ static void nd_level(struct cur *c, struct ndb *b, int depth)
 		} else {
 			leaf = true;
 			len = num_len(c);
-			if (!len || !read_double(c->s + c->pos, len, &x)) {
+			if (!len || !arfs_numfmt_parse(c->s + c->pos, len, &x)) {
 				fail(c, "not a number");
 				break;
 			}

@@ -398,21 +398,6 @@ int arfs_textval_render(const struct arfs_values *vals, char **out,
 
 /* ---- parsing text lines back (the mount's block writes) --------------- */
 
-static bool parse_double(const char *s, size_t n, double *out)
-{
-	char buf[64], *end;
-
-	if (arfs_numfmt_parse_fast(s, n, out))
-		return true;
-	if (!n || n >= sizeof(buf) || *s == ' ' || memchr(s, 'x', n) ||
-	    memchr(s, 'X', n))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	*out = strtod(buf, &end);
-	return end == buf + n;
-}
-
 static int parse_int_line(struct arfs_typedenc *enc, const char *s, size_t n)
 {
 	char buf[32], *end;
@@ -472,7 +457,7 @@ static int parse_vec_line(struct arfs_typedenc *enc, const char *s, size_t n,
 		}
 		for (j = i; j < n - 1 && s[j] != ' '; j++)
 			;
-		if (!parse_double(s + i, j - i, &d))
+		if (!arfs_numfmt_parse(s + i, j - i, &d))
 			return -EINVAL;
 		if (arfs_textbuf_add(tmp, &d, sizeof(d)))
 			return -ENOMEM;
@@ -505,7 +490,7 @@ static int parse_line(struct arfs_typedenc *enc, const char *s, size_t n,
 	case ARFS_FT_INTEGER:
 		return parse_int_line(enc, s, n);
 	case ARFS_FT_FLOAT:
-		return parse_double(s, n, &d) ? arfs_typedenc_add_float(enc, d)
+		return arfs_numfmt_parse(s, n, &d) ? arfs_typedenc_add_float(enc, d)
 					      : -EINVAL;
 	case ARFS_FT_STRING:
 		return parse_str_line(enc, s, n, tmp);

@@ -81,6 +81,12 @@ void arfs_log_set_level(enum arfs_log_level max);
 /* Prefix for the default stderr sink, e.g. "arrayctl". Not copied. */
 void arfs_log_set_prefix(const char *prefix);
 
+/*
+ * Write code point cp (at most 0x10ffff) as UTF-8 at d, which has room
+ * for 4 bytes; returns the number of bytes written (1-4).
+ */
+size_t arfs_utf8_put(char *d, uint32_t cp);
+
 /* a + b into *out; true on overflow (then *out is unspecified). */
 static inline bool arfs_add_overflows(uint64_t a, uint64_t b, uint64_t *out)
 {
