@@ -125,9 +125,9 @@ void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /*
- * Directory listings are snapshots taken at opendir: readdir offsets are
- * indexes into the snapshot, so a listing resumes exactly where it stopped
- * whatever commits happen meanwhile.
+ * Directory listings are snapshots taken at the first readdir of an open
+ * folder: readdir offsets are indexes into the snapshot, so a listing
+ * resumes exactly where it stopped whatever commits happen meanwhile.
  */
 struct dirent_snap {
 	size_t name_off;
@@ -143,6 +143,7 @@ struct dir_snap {
 	size_t n, cap;
 	char *names;
 	size_t names_len, names_cap;
+	bool built;   /* filled at the first readdir */
 };
 
 static int snap_add(struct dir_snap *d, const char *name,
@@ -262,20 +263,16 @@ static void snap_free(struct dir_snap *d)
 	free(d);
 }
 
-void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
-			    struct fuse_file_info *fi)
+/* Fill the snapshot of folder dir (empty d). */
+static int snap_build(struct dir_snap *d, struct arfs_node *dir)
 {
-	struct arfs_node *dir = arfs_inode_get(ino);
 	struct arfs_store_array *arr = arfs_dir_array(dir), *a;
 	struct arfs_store_group *g;
 	struct arfs_store_set *s;
-	struct dir_snap *d = calloc(1, sizeof(*d));
 	struct grp_ctx gc = { d, NULL };
-	int rc = d ? 0 : -ENOMEM;
+	int rc;
 
-	arfs_maybe_reload();
-	if (!rc)
-		rc = snap_add(d, ".", ARFS_NODE_ROOT, NULL, NULL);
+	rc = snap_add(d, ".", ARFS_NODE_ROOT, NULL, NULL);
 	if (!rc)
 		rc = snap_add(d, "..", ARFS_NODE_ROOT, NULL, NULL);
 	if (!rc && arfs_views_kind(dir->kind)) {
@@ -304,13 +301,60 @@ void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 	if (!rc && dir->kind == ARFS_NODE_ROOT &&
 	    arfs_fs.views == ARFS_VIEWS_VISIBLE)
 		rc = snap_views_root(d);
-	if (rc) {
-		snap_free(d);
-		reply_err(req, rc);
+	if (!rc)
+		d->built = true;
+	return rc;
+}
+
+/*
+ * May the kernel keep the listing it cached for this folder (cache_readdir
+ * with keep_cache)? On a read-write mount every change of a name in a
+ * document folder or the root comes through the kernel (create, unlink,
+ * rename, mkdir, rmdir), which drops the cached listing itself; a group
+ * commit renumbers block files behind the kernel's back, so group folders
+ * are listed afresh. On a read-only mount another process writes: an
+ * array folder's listing is kept while the array's generation is the one
+ * of the last opendir (reloads happen at most a second apart, the mount's
+ * documented delay); groups and the root do not change under it. The
+ * views folders follow the groups on disk: never kept.
+ */
+static bool listing_kept(struct arfs_node *dir)
+{
+	uint64_t gen;
+	bool keep;
+
+	if (arfs_views_kind(dir->kind))
+		return false;
+	if (!arfs_fs.ro)
+		return !arfs_in_group(dir);
+	if (dir->kind != ARFS_NODE_ARRAY)
+		return true;
+	gen = arfs_docarray_generation(dir->arr->da) + 1;
+	pthread_mutex_lock(&dir->lock);
+	keep = dir->seen == gen;
+	dir->seen = gen;
+	pthread_mutex_unlock(&dir->lock);
+	return keep;
+}
+
+/*
+ * The snapshot is taken at the first readdir, not at opendir: when the
+ * kernel serves the listing from its cache, an opendir costs nothing.
+ */
+void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
+			    struct fuse_file_info *fi)
+{
+	struct arfs_node *dir = arfs_inode_get(ino);
+	struct dir_snap *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		reply_err(req, -ENOMEM);
 		return;
 	}
+	arfs_maybe_reload();
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->cache_readdir = 0;
+	fi->cache_readdir = 1;
+	fi->keep_cache = listing_kept(dir);
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		snap_free(d);
 }
@@ -378,9 +422,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0, ent;
 	struct fuse_entry_param e;
 	bool bad;
+	int rc;
 
 	if (!buf) {
 		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (!d->built && (rc = snap_build(d, dir))) {
+		free(d->v);
+		free(d->names);
+		memset(d, 0, sizeof(*d));
+		free(buf);
+		reply_err(req, rc);
 		return;
 	}
 	for (size_t i = (size_t)off; i < d->n; i++) {

@@ -270,6 +270,11 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 	struct arfs_node *n = arfs_inode_get(ino);
 	int rc;
 
+	/*
+	 * A reader's close has nothing to flush (commits are the writers'):
+	 * no FLUSH request for it, a third of what tar or rsync cost per file.
+	 */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	if (arfs_views_kind(n->kind)) {
 		rc = arfs_views_open(n, fi);
 		if (rc) {
@@ -678,9 +683,16 @@ static void arfs_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 1u << 20;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/*
+	 * READDIRPLUS_AUTO: the kernel asks for attributes with the first
+	 * batch of a listing and then only while the caller stats what it
+	 * lists (ls -l); a plain ls of 10^6 documents gets names only, and the
+	 * kernel builds no inode for each of them.
+	 */
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	/*

@@ -7,7 +7,9 @@
 #   sequential read of a 1 GiB document (cold and warm), tar of 20,000
 #   documents of 4 KiB, ls -l of 100,000 documents (first and second run),
 #   cp of 20,000 files of 4 KiB into the mount, rsync -a out (first and a
-#   no-change re-run);
+#   no-change re-run), and plain ls and ls -l of 10^6 documents (first on a
+#   fresh mount, then again) against a native folder of as many empty files
+#   with the same names (arrayfs and native only);
 # and the segment-group decode line: cat GROUP/*/* through arrayfs against
 # raw LZ4 decoding of the same blocks (scripts/bench/lz4_blocks.c).
 # Prints a table of seconds and ratios to native, writes it as a data file,
@@ -21,6 +23,11 @@
 #   ARFS_BENCH_REPS=N    repetitions of the warm rows (median; default 3)
 #   ARFS_BENCH_DOCS=DIR  where the .md/.png go (default: docs/ for a full
 #                        run, the scratch dir for a small one)
+#   ARFS_BENCH_NAMES=N   documents of the listing rows (default 10^6; 20,000
+#                        for a small run); generated once per N
+#   ARFS_BENCH_BASE=REV  also time arrayfs built from git revision REV (a
+#                        column "arrayfs_base", on its own copy of the store):
+#                        before/after ratios from one run
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,16 +40,24 @@ DAEMON_TIMEOUT=${ARFS_BENCH_DAEMON_TIMEOUT:-3600}
 
 if [ "$SMALL" = 1 ]; then
 	BIG=$((64 << 20)) NSMALL=2000 NMANY=10000 TURI_COPIES=4 REPS=${ARFS_BENCH_REPS:-1}
+	NNAMES=${ARFS_BENCH_NAMES:-20000}
 	DATA=$ROOT/small OUTDIR=${ARFS_BENCH_DOCS:-$ROOT/small}
 else
 	BIG=$((1 << 30)) NSMALL=20000 NMANY=100000 TURI_COPIES=20 REPS=${ARFS_BENCH_REPS:-3}
+	NNAMES=${ARFS_BENCH_NAMES:-1000000}
 	DATA=$ROOT/full OUTDIR=${ARFS_BENCH_DOCS:-$REPO/docs}
 fi
 MNT=$DATA/mnt
 LOG=$DATA/log
 TOOLS=$DATA/tools
+BASE=${ARFS_BENCH_BASE:-}
+NAMES=$ROOT/names-$NNAMES
 PEERS=(native arrayfs bindfs squashfuse_ll passthrough_ll)
 FUSE_PEERS=(arrayfs bindfs squashfuse_ll passthrough_ll)
+if [ -n "$BASE" ]; then
+	PEERS+=(arrayfs_base)
+	FUSE_PEERS+=(arrayfs_base)
+fi
 
 say() { printf '%s\n' "bench-fs: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -61,6 +76,15 @@ mkdir -p "$DATA" "$MNT" "$LOG" "$TOOLS"
 cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >"$LOG/cmake.log"
 make -C "$BUILD" -j"$(nproc)" arrayfs arrayctl >"$LOG/make.log" 2>&1 ||
 	{ tail -20 "$LOG/make.log"; die "build failed"; }
+if [ -n "$BASE" ]; then
+	BASE_REV=$(git -C "$REPO" rev-parse --short "$BASE")
+	rm -rf "$DATA/base-src"
+	mkdir -p "$DATA/base-src"
+	git -C "$REPO" archive "$BASE_REV" | tar -x -C "$DATA/base-src"
+	cmake -S "$DATA/base-src" -B "$DATA/base-build" -DCMAKE_BUILD_TYPE=Release >>"$LOG/cmake.log"
+	make -C "$DATA/base-build" -j"$(nproc)" arrayfs >"$LOG/make-base.log" 2>&1 ||
+		{ tail -20 "$LOG/make-base.log"; die "build of $BASE failed"; }
+fi
 cc -O2 -o "$TOOLS/lz4_blocks" "$HERE/bench/lz4_blocks.c" -llz4
 PT_SRC=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 HAVE_PT=0
@@ -122,8 +146,27 @@ if [ "$(cat "$DATA/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$DATA/native.s
 		-no-progress >"$LOG/mksquashfs.log"
 	echo "$stamp" >"$DATA/.stamp"
 fi
+if [ "$(cat "$NAMES/.stamp" 2>/dev/null)" != "v1 $NNAMES" ]; then
+	say "generating $NNAMES names in $NAMES (once; reused by later runs)"
+	rm -rf "$NAMES"
+	python3 "$HERE/bench/gen_names.py" "$NAMES" "$NNAMES"
+	echo "v1 $NNAMES" >"$NAMES/.stamp"
+fi
 # leftovers of an interrupted run
-rm -rf "$DATA"/native/cp-* "$DATA"/store/cp-* "$DATA/rsync-out" "$DATA/turi"
+rm -rf "$DATA"/native/cp-* "$DATA"/store/cp-* "$DATA/rsync-out" "$DATA/turi" \
+	"$DATA/store-base"
+if [ -n "$BASE" ]; then
+	# its own copy (a read-write mount locks its store); the big body is
+	# only read, so linked
+	mkdir -p "$DATA/store-base"
+	for a in "$DATA"/store/*; do
+		if [ "$(basename "$a")" = big ]; then
+			cp -al "$a" "$DATA/store-base/"
+		else
+			cp -a "$a" "$DATA/store-base/"
+		fi
+	done
+fi
 BIGID=$(ls "$DATA/native/big")
 
 declare -A DIR
@@ -132,6 +175,7 @@ DIR[arrayfs]=$MNT/arrayfs
 DIR[bindfs]=$MNT/bindfs
 DIR[squashfuse_ll]=$MNT/squashfuse_ll
 DIR[passthrough_ll]=$MNT/passthrough_ll
+DIR[arrayfs_base]=$MNT/arrayfs_base
 
 AVAIL[native]=1
 AVAIL[arrayfs]=0 AVAIL[bindfs]=0 AVAIL[squashfuse_ll]=0 AVAIL[passthrough_ll]=0
@@ -144,6 +188,9 @@ mount_fs squashfuse_ll "${DIR[squashfuse_ll]}" squashfuse_ll -f \
 [ "$HAVE_PT" = 1 ] && mount_fs passthrough_ll "${DIR[passthrough_ll]}" \
 	"$TOOLS/passthrough_ll" -f -o source="$DATA/native" \
 	"${DIR[passthrough_ll]}" && AVAIL[passthrough_ll]=1
+[ -n "$BASE" ] && mount_fs arrayfs_base "${DIR[arrayfs_base]}" \
+	"$DATA/base-build/arrayfs" -f -o auto_unmount "$DATA/store-base" \
+	"${DIR[arrayfs_base]}" && AVAIL[arrayfs_base]=1
 [ "${AVAIL[arrayfs]}" = 1 ] || die "arrayfs did not mount"
 
 # ---- timing ----
@@ -185,7 +232,8 @@ do_cat() { cat "$1" >/dev/null; }
 do_tar() { tar -C "$1" -cf - small | cat >/dev/null; }
 do_ls() { ls -l "$1" >/dev/null; }
 
-ROWS=(seq_cold seq_warm tar_cold tar_warm ls_cold ls_warm cp_in rsync_first rsync_rerun)
+ROWS=(seq_cold seq_warm tar_cold tar_warm ls_cold ls_warm cp_in rsync_first rsync_rerun
+	names_ls_first names_ls_second names_lsl_first names_lsl_second)
 declare -A LABEL
 gib=$(awk -v b="$BIG" 'BEGIN { if (b >= 2^30) printf "%g GiB", b / 2^30; else printf "%g MiB", b / 2^20 }')
 fmt() { printf "%'d" "$1" 2>/dev/null || echo "$1"; }
@@ -198,6 +246,10 @@ LABEL[ls_warm]="ls -l $(fmt "$NMANY"), second"
 LABEL[cp_in]="cp $(fmt "$NSMALL") x 4 KiB into the mount"
 LABEL[rsync_first]="rsync -a out $(fmt "$NSMALL"), first"
 LABEL[rsync_rerun]="rsync -a out, no-change re-run"
+LABEL[names_ls_first]="ls $(fmt "$NNAMES") names, fresh mount"
+LABEL[names_ls_second]="ls $(fmt "$NNAMES") names, second"
+LABEL[names_lsl_first]="ls -l $(fmt "$NNAMES") names, fresh mount"
+LABEL[names_lsl_second]="ls -l $(fmt "$NNAMES") names, second"
 
 for p in "${PEERS[@]}"; do
 	if [ "${AVAIL[$p]}" != 1 ]; then
@@ -240,7 +292,7 @@ say "4. cp of $NSMALL files of 4 KiB into the mount"
 SRC=$DATA/native/small
 tar -C "$DATA/native" -cf - small | cat >/dev/null # source warm for every column
 R[cp_in,squashfuse_ll]=n/a # read-only
-for p in native arrayfs bindfs passthrough_ll; do
+for p in native arrayfs bindfs passthrough_ll arrayfs_base; do
 	live "$p" || continue
 	v=()
 	for ((k = 1; k <= REPS; k++)); do
@@ -274,6 +326,39 @@ for p in "${PEERS[@]}"; do
 	[ "${moved:-0}" = 0 ] || RSYNC_NOTE+="$p re-run transferred $moved files. "
 done
 rm -rf "$DATA/rsync-out"
+
+say "5b. ls and ls -l of $NNAMES names (first on a fresh mount, then again)"
+# Only arrayfs (and its base) against native: the peers' columns would take
+# longer than the rest of the run.
+for p in bindfs squashfuse_ll passthrough_ll; do
+	for r in names_ls_first names_ls_second names_lsl_first names_lsl_second; do
+		R[$r,$p]=n/a
+	done
+done
+for p in native arrayfs arrayfs_base; do
+	live "$p" || continue
+	for pair in ls:names_ls ls_l:names_lsl; do
+		cmd=${pair%%:*} row=${pair#*:}
+		case $cmd in ls) lsargs=() ;; *) lsargs=(-l) ;; esac
+		dir=$NAMES/native/names
+		if [ "$p" != native ]; then
+			bin=$BUILD/arrayfs
+			[ "$p" = arrayfs_base ] && bin=$DATA/base-build/arrayfs
+			mount_fs "names-$p" "$MNT/names" "$bin" -f -o auto_unmount \
+				"$NAMES/store" "$MNT/names" || die "arrayfs did not mount $NAMES/store"
+			dir=$MNT/names/names
+		fi
+		drop_caches
+		CUR="${row}_first, $p" timeit ls "${lsargs[@]}" "$dir" >/dev/null
+		R[${row}_first,$p]=$T
+		CUR="${row}_second, $p" timeit ls "${lsargs[@]}" "$dir" >/dev/null
+		R[${row}_second,$p]=$T
+		if [ "$p" != native ]; then
+			fusermount3 -u "$MNT/names"
+			wait "${PIDS[-1]}" 2>/dev/null || true
+		fi
+	done
+done
 
 say "6. segment-group decode: cat GROUP/*/* vs raw LZ4 of the same blocks"
 # One group per mount, mounted afresh for every round: the first read after
@@ -323,7 +408,7 @@ ratio() { # ratio PEER_SECONDS NATIVE_SECONDS
 DAT=$DATA/bench-fs.dat
 {
 	echo "# bench-fs.sh $(date -u +%FT%TZ): seconds per column, then ratio to native"
-	echo "# row native arrayfs bindfs squashfuse_ll passthrough_ll r_arrayfs r_bindfs r_squashfuse_ll r_passthrough_ll"
+	echo "# row ${PEERS[*]} $(printf 'r_%s ' "${FUSE_PEERS[@]}")"
 	for r in "${ROWS[@]}"; do
 		printf '"%s"' "$r"
 		for p in "${PEERS[@]}"; do v=${R[$r,$p]:-n/a}; case $v in n/a | fail) v=- ;; esac; printf ' %s' "$v"; done
@@ -335,13 +420,14 @@ DAT=$DATA/bench-fs.dat
 verdict() { # the issue's targets, per row
 	local r=$1 a=${R[$1,arrayfs]} p best="" out=""
 	for p in bindfs squashfuse_ll passthrough_ll; do
+		[ "$r" = "${r#names_}" ] || break
 		v=${R[$r,$p]:-n/a}
 		case $v in n/a) continue ;; fail) out+="$p fails; " ; continue ;; esac
 		awk -v a="$a" -v b="$v" 'BEGIN { exit !(a < b) }' || out+="behind $p; "
 	done
 	[ "$r" = seq_warm ] && ! awk -v x="$(ratio "$a" "${R[$r,native]}")" 'BEGIN { exit !(x <= 1.2) }' &&
 		out+="over 1.2x native; "
-	case $r in ls_cold | ls_warm)
+	case $r in ls_cold | ls_warm | names_*)
 		awk -v x="$(ratio "$a" "${R[$r,native]}")" 'BEGIN { exit !(x <= 2) }' || out+="over 2x native; " ;;
 	esac
 	echo "${out:-met}"
@@ -387,6 +473,20 @@ say "data file: $DAT"
 
 mkdir -p "$OUTDIR"
 PNG=$OUTDIR/bench-fs.png
+declare -A COLOR=([arrayfs]="#1b9e77" [bindfs]="#d95f02" [squashfuse_ll]="#7570b3"
+	[passthrough_ll]="#e7298a" [arrayfs_base]="#a6cee3")
+PLOT="plot"
+sep=" \"$DAT\""
+col=$((${#PEERS[@]} + 2))
+for p in "${FUSE_PEERS[@]}"; do
+	using=$col
+	[ "$PLOT" = plot ] && using="$col:xtic(1)"
+	t=$p
+	[ "$p" = arrayfs_base ] && t="arrayfs $BASE_REV"
+	PLOT+="$sep using $using title \"$t\" lc rgb \"${COLOR[$p]}\""
+	sep=", \"\""
+	col=$((col + 1))
+done
 gnuplot <<EOF
 set terminal pngcairo size 1200,620 font "sans,10" noenhanced
 set output "$PNG"
@@ -403,10 +503,7 @@ set xtics rotate by -25 scale 0
 set key top left
 set grid ytics
 set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2 lc rgb "black"
-plot "$DAT" using 7:xtic(1) title "arrayfs" lc rgb "#1b9e77", \
-     "" using 8 title "bindfs" lc rgb "#d95f02", \
-     "" using 9 title "squashfuse_ll" lc rgb "#7570b3", \
-     "" using 10 title "passthrough_ll" lc rgb "#e7298a"
+$PLOT
 EOF
 say "plot: $PNG"
 
@@ -416,6 +513,8 @@ MACHINE=$(cat <<EOF
 - kernel: $(uname -sr)
 - disk: $(df -T "$DATA" | awk 'NR == 2 { print $2 " on " $1 }') (scratch dir $DATA)
 - libfuse $(pkg-config --modversion fuse3), $(bindfs --version 2>&1 | head -1), $(squashfuse_ll --version 2>&1 | head -1 | sed 's/ (c).*//'), passthrough_ll from $PT_SRC
+$([ -n "$BASE" ] && echo "- arrayfs_base: arrayfs at commit $BASE_REV ($BASE), Release build, same options, its own copy of the store")
+- listing rows: $(fmt "$NNAMES") empty documents (scripts/bench/gen_names.py) against as many empty native files of the same names; \`drop_caches\` and a fresh mount before each first run
 - arrayfs: commit $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- fs core 2>/dev/null || echo " + uncommitted changes in fs/ or core/"), Release build, default options (read-write, pool 256M)
 - warm rows: median of $REPS runs; cold rows: one run after \`sync; echo 3 > /proc/sys/vm/drop_caches\`
 EOF
