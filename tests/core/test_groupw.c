@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,7 +364,8 @@ static int write_round(struct arfs_groupw *gw, int64_t k)
 	return rc;
 }
 
-static void child_loop(const char *dir)
+/* Commit rounds 1, 2, ... until killed; one byte to fd after each commit. */
+static void child_loop(const char *dir, int fd)
 {
 	struct arfs_groupw *gw;
 
@@ -376,6 +378,8 @@ static void child_loop(const char *dir)
 			_exit(5);
 		if (arfs_groupw_commit(gw))
 			_exit(6);
+		/* a full pipe only means the parent stopped counting */
+		(void)!write(fd, "c", 1);
 	}
 }
 
@@ -414,14 +418,34 @@ static void test_kill9_loop(void **state)
 	assert_int_equal(arfs_groupw_commit(gw), 0);
 	arfs_groupw_close(gw);
 	for (int round = 0; round < 25; round++) {
-		pid_t pid = fork();
-		int st;
+		int st, pfd[2];
+		pid_t pid;
+		char c;
 
-		if (pid == 0)
-			child_loop(dir);
+		assert_int_equal(pipe2(pfd, O_NONBLOCK), 0);
+		pid = fork();
+		if (pid == 0) {
+			close(pfd[0]);
+			child_loop(dir, pfd[1]);
+		}
+		close(pfd[1]);
+		/*
+		 * Every fifth round waits for the child's second commit, so
+		 * that a loaded machine, where the random delay can pass
+		 * before any commit, still tests recovery past round 1.
+		 */
+		for (int commits = 0; round % 5 == 4 && commits < 2;) {
+			struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+
+			if (poll(&p, 1, 60000) != 1)
+				fail_msg("round %d: no commit in 60 s", round);
+			if (read(pfd[0], &c, 1) == 1)
+				commits++;
+		}
 		usleep((2000 + rand_r(&seed) % 40000) * (slow ? slow : 1));
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
+		close(pfd[0]);
 		assert_true(WIFSIGNALED(st));
 		/* a reader first (sees the tail), then a writer (recovers) */
 		for (int pass = 0; pass < 2; pass++) {
