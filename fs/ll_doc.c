@@ -330,8 +330,9 @@ static int wbuf_writeback(void *ctx, struct arfs_buf *buf)
 	keep.docno = n->docno;
 	keep.keep = arfs_buf_unchanged(buf);
 	rc = arfs_docarray_put_keep(n->arr->da, name, strlen(name), buf_src,
-				    buf, arfs_buf_size(buf), wtime.tv_sec ? &a : NULL,
-				    flags, &keep, NULL);
+				    buf, arfs_buf_size(buf),
+				    wtime.tv_sec ? &a : NULL, flags, &keep,
+				    NULL);
 	if (!rc) {
 		pthread_mutex_lock(&n->lock);
 		n->version++;
