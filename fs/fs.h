@@ -17,7 +17,10 @@
  *                                                  groups have their own)
  *      views folder        2
  *      a group's views     number << 42 | 2^41 | (column + 1) << 3 | kind
- *                          (kind 0: the folder .views/G, else view.h's)
+ *                          (kind 0: the folder .views/G, else view.h's;
+ *                          a set's groups likewise, by their own numbers)
+ *      a set's views       number << 42 | 2^41   (.views/FOLDER, the set's
+ *                                                  number)
  *    (arrays, groups and sets share the number space; a group's columns are
  *    < 2^21 and blocks of a column < 2^20 - 1; "block" counts in row order
  *    across segments.)
@@ -58,7 +61,9 @@ enum arfs_node_kind {
 	ARFS_NODE_SET,		/* a folder of several SFrames (a model) */
 	ARFS_NODE_VROOT,	/* MNT/.views (ll_views.c) */
 	ARFS_NODE_VGROUP,	/* MNT/.views/G */
-	ARFS_NODE_VFILE,	/* G.csv, G.jsonl, G/COLUMN.txt, G/COLUMN.npy */
+	ARFS_NODE_VSET,		/* MNT/.views/FOLDER (a set) */
+	ARFS_NODE_VFILE,	/* G.csv, G.jsonl, G/COLUMN.txt, G/COLUMN.npy,
+				 * G/COLUMN/ROW.EXT */
 };
 
 /* -o views=: the views folder hidden from the root listing (default),

@@ -89,6 +89,8 @@ uint64_t arfs_node_st_ino(const struct arfs_node *n)
 		return (uint64_t)n->set->number << ARFS_INO_SHIFT;
 	case ARFS_NODE_VROOT:
 		return 2;
+	case ARFS_NODE_VSET:
+		return n->docno;	/* the set's number << 42 | 2^41 */
 	case ARFS_NODE_DOC:
 		break;
 	}

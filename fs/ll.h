@@ -95,7 +95,8 @@ int arfs_doc_unlink(struct arfs_store_array *arr, const char *name);
 int arfs_doc_rename(struct arfs_store_array *arr, const char *name,
 		    const char *newname, unsigned flags);
 
-/* fs/ll_views.c: the views folder (kinds VROOT, VGROUP, VFILE) */
+/* fs/ll_views.c: the views folder (kinds VROOT, VSET, VGROUP,
+ * VFILE) */
 
 bool arfs_views_kind(enum arfs_node_kind k);
 /* Node for (kind, group, key) with one lookup added, or NULL. */

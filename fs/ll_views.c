@@ -10,13 +10,25 @@
  *   .views/G/COLUMN/ROW.EXT image columns: one image file per row that
  *                           has one (.jpg, .png; raw pixels as PNG)
  *
- * with COLUMN named as the column folders are (the idname rule). The
+ * with COLUMN named as the column folders are (the idname rule). A
+ * folder of SFrames (a set, FOLDER in the mount root) is a folder
+ * .views/FOLDER holding the same for each of its groups LEAF:
+ * .views/FOLDER/LEAF.csv, LEAF.jsonl and LEAF/ as above. The
  * folder is read-only (EROFS), not listed in the root unless -o
  * views=visible, and absent with -o views=off. A name the store shows
- * wins over a view name: a root entry ".views" hides the folder, and in
- * .views a group folder G hides a file G'.csv or G'.jsonl of the same
- * name, and an image column's folder COLUMN hides a file of that name
- * in .views/G; each is logged once.
+ * wins over a view name: a root entry ".views" hides the folder, in
+ * .views a group folder G or set folder FOLDER (in .views/FOLDER a
+ * folder LEAF) hides a file G'.csv or G'.jsonl of the same name, and an
+ * image column's folder COLUMN hides a file of that name in .views/G;
+ * each is logged once.
+ *
+ * Nodes are (kind, group, key), the key the st_ino's low 42 bits (fs.h):
+ * VROOT .views (no group); VSET .views/FOLDER (no group, key the whole
+ * st_ino: the set's number << 42 | VKEY_BASE, so one key per set);
+ * VGROUP .views/G (key VKEY_BASE) and image folders (VKEY(col, IMAGE));
+ * VFILE the files (VKEY(-1, CSV|JSONL), VKEY(col, TXT|NPY),
+ * VKEY_IMGFILE(col, row)). A set's groups have their own numbers, so
+ * their nodes are keyed exactly as a top-level group's.
  *
  * Versions. The views of a group are served from a "vgroup": one source
  * (struct arfs_viewsrc, one version of the group read from disk) and the
@@ -59,6 +71,8 @@
 				(row))
 #define IMG_MAX_COL 256
 #define IMG_MAX_ROW (UINT64_C(1) << 32)
+/* .views/FOLDER of a set: owner NULL (as .views), the key its st_ino */
+#define VKEY_SET(set) ((uint64_t)(set)->number << ARFS_INO_SHIFT | VKEY_BASE)
 
 struct vgroup {
 	struct vgroup *next;
@@ -83,7 +97,7 @@ static atomic_bool logged_root, logged_names;
 bool arfs_views_kind(enum arfs_node_kind k)
 {
 	return k == ARFS_NODE_VROOT || k == ARFS_NODE_VGROUP ||
-	       k == ARFS_NODE_VFILE;
+	       k == ARFS_NODE_VSET || k == ARFS_NODE_VFILE;
 }
 
 static bool key_img(uint64_t key)
@@ -137,7 +151,7 @@ static void vgroup_reap(struct vgroup *vg)
 static int vgroup_current(struct arfs_store_group *sg, struct vgroup **out)
 {
 	struct vgroup *vg, *old = NULL;
-	char *dir;
+	char *dir = NULL;
 	int rc;
 
 	for (vg = vgroups; vg; vg = vg->next)
@@ -148,8 +162,15 @@ static int vgroup_current(struct arfs_store_group *sg, struct vgroup **out)
 		return 0;
 	}
 	old = vg;
+	/* an SFrame of a model folder by its .frame_idx: the folder holds
+	 * several, which arfs_group_open() refuses for the directory */
 	pthread_mutex_lock(&sg->lock);
-	dir = strdup(sg->g->dir);
+	if (sg->ro) {
+		if (asprintf(&dir, "%s/%s", sg->g->dir, sg->g->index_file) < 0)
+			dir = NULL;
+	} else {
+		dir = strdup(sg->g->dir);
+	}
 	pthread_mutex_unlock(&sg->lock);
 	vg = calloc(1, sizeof(*vg));
 	rc = dir && vg ? 0 : -ENOMEM;
@@ -255,30 +276,52 @@ static int column_vname(const struct arfs_group *g, uint64_t c,
 	return 0;
 }
 
-/* True if a group of the store shows as folder `name` in .views. */
-static bool is_group_folder(const char *name)
+/* The set of a VSET node's key, or NULL. */
+static struct arfs_store_set *key_set(uint64_t key)
+{
+	struct arfs_store_set *set;
+
+	for (size_t i = 0; (set = arfs_store_set_at(arfs_fs.store, i)); i++)
+		if (VKEY_SET(set) == key)
+			return set;
+	return NULL;
+}
+
+/* Group i of .views (set NULL) or of .views/FOLDER; NULL past the end. */
+static struct arfs_store_group *dir_group_at(const struct arfs_store_set *set,
+					     size_t i)
+{
+	if (!set)
+		return arfs_store_group_at(arfs_fs.store, i);
+	return i < set->ngroups ? set->groups[i] : NULL;
+}
+
+/* True if a group (or in .views a set) shows as folder `name` there. */
+static bool is_group_folder(const struct arfs_store_set *set,
+			    const char *name)
 {
 	struct arfs_store_group *sg;
 	char buf[NAME_MAX + 1];
 
-	for (size_t i = 0; (sg = arfs_store_group_at(arfs_fs.store, i)); i++) {
+	for (size_t i = 0; (sg = dir_group_at(set, i)); i++) {
 		group_vname(sg, buf, sizeof(buf));
 		if (!strcmp(buf, name))
 			return true;
 	}
-	return false;
+	return !set && arfs_store_find_set(arfs_fs.store, name);
 }
 
 static const char *const group_files[] = { NULL, ".csv", ".jsonl" };
 
-/* G.csv or G.jsonl of some group: its kind (1, 2), or 0. */
-static unsigned group_file(const char *name, struct arfs_store_group **out)
+/* G.csv or G.jsonl of some group of the folder: its kind (1, 2), or 0. */
+static unsigned group_file(const struct arfs_store_set *set, const char *name,
+			   struct arfs_store_group **out)
 {
 	struct arfs_store_group *sg;
 	char buf[NAME_MAX + 8];
 	size_t l;
 
-	for (size_t i = 0; (sg = arfs_store_group_at(arfs_fs.store, i)); i++) {
+	for (size_t i = 0; (sg = dir_group_at(set, i)); i++) {
 		group_vname(sg, buf, NAME_MAX + 1);
 		l = strlen(buf);
 		for (unsigned k = ARFS_VIEW_CSV; k <= ARFS_VIEW_JSONL; k++) {
@@ -327,6 +370,21 @@ int arfs_views_entry_stat(enum arfs_node_kind kind,
 
 		arfs_store_dir_times(arfs_fs.store, NULL, t);
 		fill_stat(st, S_IFDIR | 0555, 2, t[1]);
+		return 0;
+	}
+	if (kind == ARFS_NODE_VSET) {
+		struct arfs_store_set *set = key_set(key);
+		struct timespec t = { 0 }, gt;
+
+		if (!set)
+			return -ENOENT;
+		for (size_t i = 0; i < set->ngroups; i++) {
+			gt = group_mtime(set->groups[i]);
+			if (gt.tv_sec > t.tv_sec ||
+			    (gt.tv_sec == t.tv_sec && gt.tv_nsec > t.tv_nsec))
+				t = gt;
+		}
+		fill_stat(st, S_IFDIR | 0555, key, t); /* newest group's */
 		return 0;
 	}
 	fill_stat(st, kind == ARFS_NODE_VGROUP ? S_IFDIR | 0555 : S_IFREG | 0444,
@@ -537,22 +595,29 @@ int arfs_views_lookup(struct arfs_node *dir, const char *name,
 	unsigned k;
 	int rc = 0;
 
-	if (dir->kind == ARFS_NODE_VROOT) {
-		for (size_t i = 0; !sg &&
-		     (sg = arfs_store_group_at(arfs_fs.store, i)); i++) {
+	if (dir->kind == ARFS_NODE_VROOT || dir->kind == ARFS_NODE_VSET) {
+		struct arfs_store_set *in = NULL, *set = NULL;
+
+		if (dir->kind == ARFS_NODE_VSET && !(in = key_set(dir->docno)))
+			return -ENOENT;
+		for (size_t i = 0; !sg && (sg = dir_group_at(in, i)); i++) {
 			group_vname(sg, buf, sizeof(buf));
 			if (strcmp(buf, name))
 				sg = NULL;
 		}
-		if (sg) {
-			kind = ARFS_NODE_VGROUP;
-			key = VKEY_BASE;
-			if (group_file(name, &(struct arfs_store_group *){ 0 }) &&
+		if (!sg && !in)
+			set = arfs_store_find_set(arfs_fs.store, name);
+		if (sg || set) {
+			kind = sg ? ARFS_NODE_VGROUP : ARFS_NODE_VSET;
+			key = sg ? VKEY_BASE : VKEY_SET(set);
+			if (group_file(in, name,
+				       &(struct arfs_store_group *){ 0 }) &&
 			    !atomic_exchange(&logged_names, true))
-				arfs_log(ARFS_LOG_WARNING, ".views/%s: a group's "
+				arfs_log(ARFS_LOG_WARNING, ".views%s%s/%s: a "
 					 "folder hides a view of that name",
+					 in ? "/" : "", in ? in->name : "",
 					 name);
-		} else if ((k = group_file(name, &sg))) {
+		} else if ((k = group_file(in, name, &sg))) {
 			key = VKEY(-1, k);
 		} else {
 			return -ENOENT;
@@ -618,20 +683,27 @@ int arfs_views_list(struct arfs_node *dir,
 	size_t l;
 	int rc = 0;
 
-	if (dir->kind == ARFS_NODE_VROOT) {
-		for (size_t i = 0; !rc &&
-		     (sg = arfs_store_group_at(arfs_fs.store, i)); i++) {
+	if (dir->kind == ARFS_NODE_VROOT || dir->kind == ARFS_NODE_VSET) {
+		struct arfs_store_set *in = NULL, *set;
+
+		if (dir->kind == ARFS_NODE_VSET && !(in = key_set(dir->docno)))
+			return -ENOENT;
+		for (size_t i = 0; !rc && (sg = dir_group_at(in, i)); i++) {
 			group_vname(sg, buf, NAME_MAX + 1);
 			rc = add(ctx, buf, ARFS_NODE_VGROUP, sg, VKEY_BASE);
 			l = strlen(buf);
 			for (unsigned k = ARFS_VIEW_CSV; !rc &&
 			     k <= ARFS_VIEW_JSONL; k++) {
 				strcpy(buf + l, group_files[k]);
-				if (!is_group_folder(buf))
+				if (!is_group_folder(in, buf))
 					rc = add(ctx, buf, ARFS_NODE_VFILE, sg,
 						 VKEY(-1, k));
 			}
 		}
+		for (size_t i = 0; !rc && !in &&
+		     (set = arfs_store_set_at(arfs_fs.store, i)); i++)
+			rc = add(ctx, set->name, ARFS_NODE_VSET, NULL,
+				 VKEY_SET(set));
 		return rc;
 	}
 	if (dir->kind != ARFS_NODE_VGROUP)
