@@ -111,7 +111,7 @@ for mode in rw ro; do
 	r[$mode.hwm]=$hwm
 done
 mount_store "ro,ro"
-decodes() { getfattr --only-values -n user.arrayfs.stats "$mnt" |
+decodes() { getfattr --absolute-names --only-values -n user.arrayfs.stats "$mnt" |
 	tr ' ' '\n' | sed -n 's/^decodes=//p'; }
 d0=$(decodes)
 t0=$(now)
