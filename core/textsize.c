@@ -276,7 +276,7 @@ static bool name_ok(const uint8_t *p, size_t n)
 static const char *parse_col(struct rd *r, struct tc_seg *s,
 			     int64_t prev_col)
 {
-	uint64_t col, n, v;
+	uint64_t col, n, v = 0;	/* rd_u64 cannot fail: n was bounded */
 	int64_t *sizes;
 
 	if (!rd_u32(r, &col) || !rd_u64(r, &n))
