@@ -770,6 +770,23 @@ ssize_t arfs_blockmgr_text_size(struct arfs_blockmgr *mgr,
 	return (ssize_t)len;
 }
 
+const char *arfs_blockmgr_cache_dir(const struct arfs_blockmgr *mgr)
+{
+	return mgr->sizes ? arfs_textsize_reg_dir(mgr->sizes) : NULL;
+}
+
+uint64_t arfs_column_nsegs(const struct arfs_column *col)
+{
+	return col->nsegs;
+}
+
+const char *arfs_column_segment(const struct arfs_column *col, uint64_t s,
+				struct arfs_textsize_segid *id)
+{
+	*id = col->segs[s]->sid;
+	return col->gc->sidx->seg_files[s];
+}
+
 ssize_t arfs_blockmgr_known_size(const struct arfs_column *col, uint64_t i)
 {
 	int64_t size;

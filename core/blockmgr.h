@@ -54,6 +54,7 @@
 struct arfs_bufpool;
 struct arfs_buf;
 struct arfs_group;
+struct arfs_textsize_segid;
 struct arfs_values;
 
 #define ARFS_BLOCKMGR_DEFAULT_FDS 128
@@ -125,6 +126,14 @@ const struct arfs_colblock *arfs_column_block(const struct arfs_column *col,
 /* Segment file name of block i, for messages ("m_x.0000"). */
 const char *arfs_column_segment_name(const struct arfs_column *col,
 				     uint64_t i);
+
+/* The size cache directory (opts.cache_dir), or NULL for none. */
+const char *arfs_blockmgr_cache_dir(const struct arfs_blockmgr *mgr);
+/* Segment files of the column, in row order: how many; segment s's file
+ * name (valid while open) and its identity as parsed (textsize.h). */
+uint64_t arfs_column_nsegs(const struct arfs_column *col);
+const char *arfs_column_segment(const struct arfs_column *col, uint64_t s,
+				struct arfs_textsize_segid *id);
 
 /* Decompressed payload of block i: malloc'd, caller frees. */
 int arfs_blockmgr_read_payload(struct arfs_blockmgr *mgr,

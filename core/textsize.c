@@ -276,7 +276,7 @@ static bool name_ok(const uint8_t *p, size_t n)
 static const char *parse_col(struct rd *r, struct tc_seg *s,
 			     int64_t prev_col)
 {
-	uint64_t col, n, v;
+	uint64_t col, n, v = 0;	/* rd_u64 cannot fail: n was bounded */
 	int64_t *sizes;
 
 	if (!rd_u32(r, &col) || !rd_u64(r, &n))
@@ -534,25 +534,26 @@ static int make_dirs(const char *dir)
 	return 0;
 }
 
-static int write_file(struct arfs_textsize_cache *c, const struct wr *w)
+int arfs_textsize_write_file(const char *dir, const char *path,
+			     const void *p, size_t len)
 {
 	char tmp[PATH_MAX];
 	int fd, rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", c->path,
+	if (snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
 		     (long)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	rc = make_dirs(c->dir);
+	rc = make_dirs(dir);
 	if (rc)
 		return rc;
 	fd = arfs_io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW,
 			  0600);
 	if (fd < 0)
 		return fd;
-	rc = arfs_io_pwrite_all(fd, w->p, w->len, 0);
+	rc = arfs_io_pwrite_all(fd, p, len, 0);
 	arfs_io_close(fd);
 	if (!rc)
-		rc = arfs_io_renameat(AT_FDCWD, tmp, AT_FDCWD, c->path);
+		rc = arfs_io_renameat(AT_FDCWD, tmp, AT_FDCWD, path);
 	if (rc)
 		arfs_io_unlinkat(AT_FDCWD, tmp, 0);
 	return rc;
@@ -567,7 +568,8 @@ int arfs_textsize_cache_save(struct arfs_textsize_cache *c)
 	if (!c->changed)
 		goto out_unlock;
 	cache_image(c, &w);
-	rc = w.oom ? -ENOMEM : write_file(c, &w);
+	rc = w.oom ? -ENOMEM : arfs_textsize_write_file(c->dir, c->path,
+							   w.p, w.len);
 	if (!rc) {
 		c->changed = false;
 	} else if (!c->save_failed) {
@@ -673,6 +675,11 @@ int arfs_textsize_reg_new(const char *cache_dir,
 	pthread_mutex_init(&reg->lock, NULL);
 	*out = reg;
 	return 0;
+}
+
+const char *arfs_textsize_reg_dir(const struct arfs_textsize_reg *reg)
+{
+	return reg->dir;
 }
 
 static void cache_free(struct arfs_textsize_cache *c)

@@ -90,6 +90,8 @@ struct arfs_textsize_reg;
  */
 int arfs_textsize_reg_new(const char *cache_dir,
 			  struct arfs_textsize_reg **out);
+/* The registry's cache directory (valid until it is freed). */
+const char *arfs_textsize_reg_dir(const struct arfs_textsize_reg *reg);
 /* Save what changed and free; every reference must have been put. NULL
  * is accepted. */
 void arfs_textsize_reg_free(struct arfs_textsize_reg *reg);
@@ -135,6 +137,15 @@ int arfs_textsize_cache_put(struct arfs_textsize_cache *c,
  * fsync: a torn file fails its checksum and is ignored). 0 or -errno.
  */
 int arfs_textsize_cache_save(struct arfs_textsize_cache *c);
+
+/*
+ * Write p[0..len) as the file path in directory dir (created, mode 0700,
+ * with its parents): to a temporary file beside it, renamed over path (no
+ * fsync). For every cache file of the directory (textsize.c, viewsize.c).
+ * 0 or -errno.
+ */
+int arfs_textsize_write_file(const char *dir, const char *path,
+			     const void *p, size_t len);
 
 /* ---- location ------------------------------------------------------- */
 

@@ -20,6 +20,7 @@
 #include "textval.h"
 #include "typed.h"
 #include "util.h"
+#include "viewsize.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct fileid {
 	dev_t dev;
@@ -47,6 +49,7 @@ struct arfs_viewsrc {
 	atomic_uint refs;
 	uint64_t nids;
 	struct fileid *ids;		/* index file, then each .sidx */
+	atomic_bool size_warned;	/* a view size file was logged */
 };
 
 struct arfs_view {
@@ -66,6 +69,8 @@ struct arfs_view {
 	uint64_t width;			/* NPY: values per row (1: 1-D) */
 	bool npy_2d;
 	char **keys;			/* JSONL: [ncols] '{"a":' / ',"b":' */
+	char *size_file;		/* CSV/JSONL: the view size file the
+					 * offsets came from, or NULL */
 
 	pthread_mutex_t cur_lock;
 	struct arfs_csv_cursor *cur;	/* [cur_lock] [ncols] */
@@ -363,6 +368,10 @@ static int piece_load(void *ctx, struct arfs_buf *buf)
 			 "to %zu bytes, not %" PRIu64, v->src->g->dir, k,
 			 tb.len, v->off[k + 1] - v->off[k]);
 		rc = -EIO;
+		/* the next mount renders the sizes again */
+		if (v->size_file && !unlink(v->size_file))
+			arfs_log(ARFS_LOG_WARNING, "view size file %s removed: "
+				 "it gave that size", v->size_file);
 	}
 	if (!rc && tb.len)
 		rc = arfs_buf_write(buf, tb.p, tb.len, 0);
@@ -571,13 +580,105 @@ static uint64_t chunk_rows(struct arfs_view *v)
 	return n < 16 ? 16 : n > ARFS_VIEW_CHUNK_ROWS ? ARFS_VIEW_CHUNK_ROWS : n;
 }
 
-/* Render every chunk once, in order (each block decoded once), keeping
- * the chunks in the pool; their sizes make the offsets. */
+/* ---- chunk sizes kept across mounts (viewsize.h) ---------------------- */
+
+/* The view size file's key and path; false without a cache directory. */
+static bool size_file_where(struct arfs_view *v, uint8_t **key, size_t *klen,
+			    char **path)
+{
+	const char *dir = arfs_blockmgr_cache_dir(v->src->mgr);
+	char *real = dir ? realpath(v->src->g->dir, NULL) : NULL;
+	bool ok;
+
+	if (!real)
+		return false;
+	*path = NULL;
+	ok = !arfs_viewsize_key(v->src->g, real, v->src->cols, v->kind, key,
+				klen);
+	if (ok && !(*path = arfs_viewsize_path(dir, real, v->kind ==
+					       ARFS_VIEW_CSV ? "csv" : "jsonl")))
+		free(*key);
+	free(real);
+	return ok && *path;
+}
+
+/* Bytes every row takes at least: separators, keys, a byte a value. */
+static uint64_t min_row_bytes(const struct arfs_view *v)
+{
+	uint64_t ncols = v->src->g->ncols, n = ncols ? ncols : 1;
+
+	if (v->kind == ARFS_VIEW_JSONL) {
+		n = ncols ? ncols + 2 : 3;
+		for (uint64_t c = 0; c < ncols; c++)
+			n += strlen(v->keys[c]);
+	}
+	return n;
+}
+
+/* Offsets from the view size file when it describes this view; else NULL
+ * (a stale or bad file logged once per source). */
+static uint64_t *offsets_from_file(struct arfs_view *v, const uint8_t *key,
+				   size_t klen, const char *path,
+				   uint64_t hdr_len)
+{
+	struct arfs_viewsize vs;
+	const char *why;
+	uint64_t *off = NULL;
+	int rc = arfs_viewsize_load(path, key, klen, &vs, &why);
+
+	if (!rc && (why = arfs_viewsize_check(&vs, v->nrows,
+					      ARFS_VIEW_CHUNK_ROWS,
+					      min_row_bytes(v))))
+		rc = -EBADMSG;
+	if (!rc && (off = calloc(vs.npieces + 1, sizeof(*off)))) {
+		v->chunk_rows = vs.chunk_rows;
+		v->npieces = vs.npieces;
+		off[0] = hdr_len;
+		for (uint64_t k = 0; k < vs.npieces; k++)
+			off[k + 1] = off[k] + vs.sizes[k];
+	} else if (rc && rc != -ENOENT && rc != -ENOMEM &&
+		   !atomic_exchange(&v->src->size_warned, true)) {
+		arfs_log(rc == -ESTALE ? ARFS_LOG_INFO : ARFS_LOG_WARNING,
+			 "view size file %s (group %s) ignored: %s; chunk "
+			 "sizes are rendered", path, v->src->g->dir, why);
+	}
+	free(vs.sizes);
+	return off;
+}
+
+static void offsets_to_file(struct arfs_view *v, const uint8_t *key,
+			    size_t klen, const char *path)
+{
+	struct arfs_viewsize vs = { v->chunk_rows, v->npieces, NULL };
+	int rc = -ENOMEM;
+
+	vs.sizes = malloc((v->npieces + 1) * sizeof(*vs.sizes));
+	for (uint64_t k = 0; vs.sizes && k < v->npieces; k++)
+		vs.sizes[k] = v->off[k + 1] - v->off[k];
+	if (vs.sizes)
+		rc = arfs_viewsize_save(arfs_blockmgr_cache_dir(v->src->mgr),
+					path, key, klen, &vs);
+	free(vs.sizes);
+	if (rc && !atomic_exchange(&v->src->size_warned, true))
+		arfs_log(ARFS_LOG_WARNING, "view size file %s cannot be "
+			 "written (%s); the next mount renders the view's "
+			 "chunks for its size", path, strerror(-rc));
+}
+
+/*
+ * Offsets of the chunks: from the view size file if it has them, else by
+ * rendering every chunk once, in order (each block decoded once), keeping
+ * the chunks in the pool, and writing the file for the next mount.
+ */
 static int layout_rows(struct arfs_view *v)
 {
 	const struct arfs_group *g = v->src->g;
 	struct arfs_textbuf tb = { 0 };
 	struct arfs_buf *buf;
+	uint8_t *key = NULL;
+	size_t klen = 0;
+	char *path = NULL;
+	bool cached;
 	uint64_t *off;
 	int rc = 0;
 
@@ -596,12 +697,21 @@ static int layout_rows(struct arfs_view *v)
 	}
 	v->hdr = tb.p;	/* NULL for JSON Lines */
 	v->nrows = arfs_csv_rows(g);
+	cached = size_file_where(v, &key, &klen, &path);
+	if (cached && (off = offsets_from_file(v, key, klen, path,
+						 tb.len))) {
+		v->off = off;
+		v->size_file = path;
+		free(key);
+		return 0;
+	}
 	v->chunk_rows = chunk_rows(v);
 	v->npieces = (v->nrows + v->chunk_rows - 1) / v->chunk_rows;
 	off = calloc(v->npieces + 1, sizeof(*off));
 	if (!off)
-		return -ENOMEM;
-	off[0] = tb.len;
+		rc = -ENOMEM;
+	else
+		off[0] = tb.len;
 	for (uint64_t k = 0; !rc && k < v->npieces; k++) {
 		rc = pin_piece(v, k, &buf);
 		if (rc)
@@ -609,12 +719,16 @@ static int layout_rows(struct arfs_view *v)
 		off[k + 1] = off[k] + arfs_buf_size(buf);
 		arfs_bufpool_unpin(v->src->pool, buf);
 	}
-	if (rc) {
+	if (!rc) {
+		v->off = off;	/* from now on, pieces are checked */
+		if (cached)
+			offsets_to_file(v, key, klen, path);
+	} else {
 		free(off);
-		return rc;
 	}
-	v->off = off;	/* from now on, pieces are checked against it */
-	return 0;
+	free(key);
+	free(path);
+	return rc;
 }
 
 /* Forget a failed layout's partial state. [layout_lock] */
@@ -628,6 +742,8 @@ static void layout_reset(struct arfs_view *v)
 	free(v->cur);
 	free(v->hdr);
 	free(v->off);
+	free(v->size_file);
+	v->size_file = NULL;
 	v->keys = NULL;
 	v->cur = NULL;
 	v->hdr = NULL;

@@ -16,9 +16,11 @@
  * view, at its first size or read: from the block text sizes for TXT
  * (recorded or rendered, blockmgr.h), from the row counts for NPY (an int
  * column's blocks are read once to find missing values, a vector
- * column's decoded once to find its length), by rendering every chunk
- * for CSV and JSON Lines (each block decoded once, in order; the chunks
- * are left in the pool for the reads that usually follow). After that, a
+ * column's decoded once to find its length), for CSV and JSON Lines from
+ * the view size file of the block manager's cache directory when it
+ * describes this state of the group (viewsize.h), else by rendering every
+ * chunk (each block decoded once, in order; the chunks are left in the
+ * pool for the reads that usually follow) and writing that file. After that, a
  * read at any offset renders only the pieces it covers, so it decodes
  * only the blocks under them.
  *

@@ -10,7 +10,10 @@ and views=off removes it; random-offset reads of every view equal the
 same bytes of a full copy; writes give EROFS; a block written through the
 mount shows in views opened afterwards while a view open before keeps its
 version; the block manager's decode counter (root xattr
-user.arrayfs.stats) shows `tail -c` reading only the last blocks; hostile
+user.arrayfs.stats) shows `tail -c` reading only the last blocks, and a
+second fresh mount taking the CSV / JSON Lines sizes from the view size
+files of -o cache_dir (its stat decodes nothing; a damaged file is
+ignored); hostile
 names follow the collision rule (the store's name wins).
 
 Needs Debian's python3-numpy and python3-pandas: re-executes itself under
@@ -210,8 +213,10 @@ def main():
     m.umount()
 
     # ---- decode counter: tail -c reads only the last blocks ----
-    m = ml.Mount(store, mnt, opts=("auto_unmount", "ro", "pool=0",
-                                   "decode_threads=0"))
+    cache = os.path.join(tmp, "cache")
+    fresh = ("auto_unmount", "ro", "pool=0", "decode_threads=0",
+             "cache_dir=" + cache)
+    m = ml.Mount(store, mnt, opts=fresh)
     xnpy = os.path.join(views, "g", "x.npy")
     d0 = int(stats(mnt)["decodes"])
     size = os.stat(xnpy).st_size
@@ -224,7 +229,8 @@ def main():
     ml.check("pread of x.npy's last value decodes one block", d2 - d1 == 1 and
              np.frombuffer(last, "<f8")[0] == b["x"].iloc[-1], (d1, d2))
     gcsv = os.path.join(views, "g.csv")
-    os.stat(gcsv)		# the layout: every block once
+    gjsonl = os.path.join(views, "g.jsonl")
+    csv_size = os.stat(gcsv).st_size	# the layout: every block once
     d3 = int(stats(mnt)["decodes"])
     tail = subprocess.run(["tail", "-c", "100", gcsv], stdout=subprocess.PIPE)
     d4 = int(stats(mnt)["decodes"])
@@ -240,6 +246,48 @@ def main():
     ml.check("tail -c 100 of g.csv (a fresh pool) decodes the last chunk's "
              "blocks only", 0 < d4 - d3 <= want and want < (d3 - d2) // 2 and
              tail.stdout == read(exp)[-100:], (d2, d3, d4, want))
+    jsonl_bytes = read(gjsonl)
+    csv_bytes = read(gcsv)
+    m.umount()
+    vfiles = sorted(n for n in os.listdir(cache) if n.endswith(".view"))
+    ml.check("a view size file per view read, private, in cache_dir",
+             len(vfiles) == 2 and all(
+                 os.stat(os.path.join(cache, n)).st_mode & 0o077 == 0
+                 for n in vfiles), vfiles)
+
+    # ---- a second fresh mount: chunk sizes from the view size files ----
+    m = ml.Mount(store, mnt, opts=fresh)
+    d0 = int(stats(mnt)["decodes"])
+    csv_size2 = os.stat(gcsv).st_size
+    jsonl_size2 = os.stat(gjsonl).st_size
+    d1 = int(stats(mnt)["decodes"])
+    tail2 = subprocess.run(["tail", "-c", "100", gcsv],
+                           stdout=subprocess.PIPE)
+    d2 = int(stats(mnt)["decodes"])
+    ml.check("second mount: stat of g.csv and g.jsonl decodes 0 blocks",
+             d1 == d0 and csv_size2 == csv_size and
+             jsonl_size2 == len(jsonl_bytes), (d0, d1, csv_size2, csv_size))
+    ml.check("second mount: tail -c 100 of g.csv decodes the last chunk's "
+             "blocks only, same bytes", 0 < d2 - d1 <= want and
+             tail2.stdout == tail.stdout, (d1, d2, want))
+    ml.check("second mount: g.jsonl reads the same bytes",
+             read(gjsonl) == jsonl_bytes)
+    m.umount()
+
+    # ---- a damaged view size file is ignored: rendered, same bytes ----
+    for n in vfiles:
+        with open(os.path.join(cache, n), "r+b") as f:
+            f.seek(60)
+            c = f.read(1)
+            f.seek(60)
+            f.write(bytes([c[0] ^ 0x55]))
+    m = ml.Mount(store, mnt, opts=fresh)
+    d0 = int(stats(mnt)["decodes"])
+    csv_size3 = os.stat(gcsv).st_size
+    d1 = int(stats(mnt)["decodes"])
+    ml.check("damaged view size file: ignored, g.csv rendered, same bytes",
+             d1 > d0 and csv_size3 == csv_size and
+             read(gcsv) == csv_bytes, (d0, d1))
     m.umount()
 
     # ---- -o views=visible, -o views=off ----
