@@ -107,6 +107,30 @@ static int header_whole_rows(struct arfs_docarray *da, uint64_t *hsize)
 }
 
 /*
+ * A partial last sidecar record (an interrupted append: kill -9 can stop
+ * a write that crosses a page boundary) is ignored; a read-write open cuts
+ * it off, so the next append lands on a record boundary of the file's end.
+ */
+static int sidecar_whole_records(struct arfs_docarray *da)
+{
+	uint64_t size = (uint64_t)da->st_s.st_size, whole;
+	int rc;
+
+	if (da->sfd < 0 || size < ARFS_SIDECAR_HDR)
+		return 0;
+	whole = size - (size - ARFS_SIDECAR_HDR) % da->srec;
+	if (whole == size || da->ro)
+		return 0;
+	arfs_log(ARFS_LOG_WARNING, "%s/" ARFS_SIDECAR_NAME ": offset %" PRIu64
+		 ": %" PRIu64 " bytes of an interrupted record append cut off",
+		 da->dir, whole, size - whole);
+	rc = arfs_io_ftruncate(da->sfd, (off_t)whole);
+	if (!rc && fstat(da->sfd, &da->st_s))
+		rc = -errno;
+	return rc;
+}
+
+/*
  * Read up to `size` bytes of fd into a new buffer (read-only opens: another
  * process may truncate header.bin or the sidecar, which would fault a
  * mapping). *got is the number of bytes read.
@@ -193,7 +217,9 @@ static int load_files(struct arfs_docarray *da, unsigned want_K)
 		return -errno;
 	if (da->sfd >= 0 && fstat(da->sfd, &da->st_s))
 		return -errno;
-	rc = header_whole_rows(da, &hsize);
+	rc = sidecar_whole_records(da);
+	if (!rc)
+		rc = header_whole_rows(da, &hsize);
 	if (rc)
 		return rc;
 	if (hsize / da->rowsize > ARFS_MAX_ROWS)

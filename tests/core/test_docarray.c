@@ -485,8 +485,11 @@ static void test_bad_sidecar(void **state)
 	len = fsize(dir, ARFS_SIDECAR_NAME);
 	assert_int_equal(len, 32 + 5 * 64);
 	truncate_file(dir, ARFS_SIDECAR_NAME, len - 12);
-	assert_int_equal(run_check(dir, 36), 1);
+	/* the trace of an interrupted append: a warning, not a problem */
+	assert_int_equal(run_check(dir, 36), 0);
 	da = open_da(dir, 36, false);
+	/* a read-write open cuts it off */
+	assert_int_equal(fsize(dir, ARFS_SIDECAR_NAME), 32 + 4 * 64);
 	assert_int_equal(arfs_docarray_count(da), 5);
 	get_attr(da, "a", &got);
 	assert_int_equal(got.mode, 0600);
