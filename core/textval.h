@@ -67,6 +67,8 @@ static inline int arfs_textbuf_reserve(struct arfs_textbuf *tb, size_t n)
 static inline int arfs_textbuf_add(struct arfs_textbuf *tb, const void *s,
 				   size_t n)
 {
+	if (n == 0) /* tb->p may still be NULL */
+		return 0;
 	if (arfs_textbuf_reserve(tb, n))
 		return -ENOMEM;
 	memcpy(tb->p + tb->len, s, n);

@@ -384,7 +384,8 @@ static int vector_body(const struct arfs_typedenc *enc,
 	bits = malloc((enc->d_len ? enc->d_len : 1) * sizeof(*bits));
 	if (!bits)
 		return -ENOMEM;
-	memcpy(bits, enc->d, enc->d_len * sizeof(*bits));
+	if (enc->d_len) /* enc->d is NULL when no value was added */
+		memcpy(bits, enc->d, enc->d_len * sizeof(*bits));
 	rc = float_body(&body, bits, enc->d_len, ext);
 	free(bits);
 	/*
@@ -438,7 +439,8 @@ static int nd_body(const struct arfs_typedenc *enc, struct arfs_textbuf *out)
 		free(bits);
 		return -ENOMEM;
 	}
-	memcpy(bits, enc->d, enc->d_len * sizeof(*bits));
+	if (enc->d_len) /* enc->d is NULL when every array is empty */
+		memcpy(bits, enc->d, enc->d_len * sizeof(*bits));
 	for (uint64_t i = 0; i < enc->k; i++) {
 		s = 1;
 		for (uint64_t d = enc->u[i]; d-- > 0;) {
