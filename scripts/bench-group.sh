@@ -43,28 +43,10 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$mnt" "$tmp/cache"
 
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
-
-# Mount the group in the background (foreground daemon: we keep its pid
-# for the peak RSS), wait until it answers.
-mount_group() {
-	"$ARFS_BIN/arrayfs" -f -o "auto_unmount,cache_dir=$tmp/cache$1" \
-		"$tmp/g" "$mnt" 2>>"$tmp/daemon.log" &
-	pid=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$mnt" && return 0
-		sleep 0.1
-	done
-	echo "mount failed" >&2
-	exit 1
-}
-unmount_group() {
-	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-	fusermount3 -u "$mnt"
-	timeout 30 tail --pid="$pid" -f /dev/null || true
-	pid=
-}
+. "$root/scripts/bench/mount.sh"
+# SUFFIX: ",ro" for a read-only mount
+mount_group() { bench_mount "$tmp/g" "cache_dir=$tmp/cache$1"; }
+unmount_group() { bench_unmount; }
 
 echo "bench-group: $rows rows, scratch $tmp"
 python3 "$root/scripts/bench/gen_group_csv.py" "$rows" 1 >"$tmp/in.csv"

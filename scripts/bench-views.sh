@@ -51,26 +51,10 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$mnt" "$tmp/cache" "$tmp/store"
 
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
-
-mount_store() {
-	"$ARFS_BIN/arrayfs" -f -o "auto_unmount,cache_dir=$tmp/cache-$1" \
-		"$tmp/store" "$mnt" 2>>"$tmp/daemon.log" &
-	pid=$!
-	for _ in $(seq 100); do
-		mountpoint -q "$mnt" && return 0
-		sleep 0.1
-	done
-	echo "mount failed" >&2
-	exit 1
-}
-unmount_store() {
-	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-	fusermount3 -u "$mnt"
-	timeout 30 tail --pid="$pid" -f /dev/null || true
-	pid=
-}
+. "$root/scripts/bench/mount.sh"
+# MODE: the cache folder's suffix, and options after a comma ("ro,ro")
+mount_store() { bench_mount "$tmp/store" "cache_dir=$tmp/cache-$1"; }
+unmount_store() { bench_unmount; }
 
 # "first warm" seconds of a Python statement on path $2 (warm: best of 3)
 pytime() {
