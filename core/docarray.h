@@ -234,6 +234,8 @@ int arfs_docarray_compact(struct arfs_docarray *da);
  * 0, or the error of a compaction that was due (logged).
  */
 int arfs_docarray_autocompact(struct arfs_docarray *da);
+/* Whether arfs_docarray_autocompact() would compact now. Never fails. */
+bool arfs_docarray_compact_due(struct arfs_docarray *da);
 
 /*
  * Verify every row and the sidecar. Calls report(ctx, message) once per

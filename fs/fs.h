@@ -114,6 +114,20 @@ struct arfs_fs {
 
 extern struct arfs_fs arfs_fs;
 
+/*
+ * fs/loop.c: serve requests until the session ends. The leader thread
+ * polls the device for poll_us after each request before it sleeps;
+ * at most max_threads threads. Returns 0 or a negative errno.
+ */
+int arfs_loop_run(struct fuse_session *se, unsigned poll_us,
+		  unsigned max_threads);
+/*
+ * Called by a handler before work that may block or take long: if this
+ * thread leads the loop, another thread takes the lead meanwhile. Any
+ * thread, any time; a no-op outside arfs_loop_run().
+ */
+void arfs_loop_blocking(void);
+
 /* fs/inode.c */
 void arfs_inode_init(void);
 void arfs_inode_shutdown(void);

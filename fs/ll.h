@@ -22,6 +22,10 @@ static inline void reply_err(fuse_req_t req, int rc)
 
 /* fs/ll_ops.c: what every kind of node needs */
 
+/* The node of a request's inode number (arfs_inode_get), telling the
+ * request loop when the request may take long (groups, views). */
+struct arfs_node *arfs_req_node(fuse_ino_t ino);
+
 /* The array a folder node shows, or NULL (root of a multi store, group). */
 struct arfs_store_array *arfs_dir_array(struct arfs_node *dir);
 /* Read-only mounts: reload the arrays if the last reload is over 1 s old. */

@@ -64,7 +64,7 @@ int arfs_dir_setattr(struct arfs_node *n, const struct stat *st,
 void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode)
 {
-	struct arfs_node *dir = arfs_inode_get(parent), *n;
+	struct arfs_node *dir = arfs_req_node(parent), *n;
 	struct arfs_store_array *arr;
 	struct stat st;
 	int rc;
@@ -103,7 +103,7 @@ void arfs_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 void arfs_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct arfs_node *dir = arfs_inode_get(parent);
+	struct arfs_node *dir = arfs_req_node(parent);
 
 	if (strlen(name) > NAME_MAX) {
 		reply_err(req, -ENAMETOOLONG);
@@ -344,7 +344,7 @@ static bool listing_kept(struct arfs_node *dir)
 void arfs_ll_opendir(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
-	struct arfs_node *dir = arfs_inode_get(ino);
+	struct arfs_node *dir = arfs_req_node(ino);
 	struct dir_snap *d = calloc(1, sizeof(*d));
 
 	if (!d) {
@@ -417,7 +417,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct dir_snap *d = (struct dir_snap *)(uintptr_t)fi->fh;
-	struct arfs_node *dir = arfs_inode_get(ino), *n;
+	struct arfs_node *dir = arfs_req_node(ino), *n;
 	char *buf = malloc(size), *name;
 	size_t used = 0, ent;
 	struct fuse_entry_param e;

@@ -389,8 +389,10 @@ static int wbuf_flush(struct arfs_node *n, bool fsync)
 	if (buf && arfs_buf_dirty(buf)) {
 		rc = arfs_bufpool_flush_buf(arfs_fs.pool, buf);
 		/* Outside the buffer's mutex: its readers go on meanwhile. */
-		if (!rc)
+		if (!rc && arfs_docarray_compact_due(n->arr->da)) {
+			arfs_loop_blocking();
 			arfs_docarray_autocompact(n->arr->da);
+		}
 	} else if (fsync && !n->pending)
 		rc = arfs_docarray_sync(n->arr->da);
 	pthread_mutex_lock(&n->lock);

@@ -55,6 +55,21 @@ void arfs_maybe_reload(void)
 			arfs_log(ARFS_LOG_WARNING, "%s: reload failed", a->name);
 }
 
+/*
+ * The node a request is about. Requests about segment groups and views
+ * may decode blocks or render a view: the request loop's lead passes to
+ * another thread first (fs/loop.c).
+ */
+struct arfs_node *arfs_req_node(fuse_ino_t ino)
+{
+	struct arfs_node *n = arfs_inode_get(ino);
+
+	if (arfs_in_group(n) || arfs_views_kind(n->kind) ||
+	    n->kind == ARFS_NODE_SET)
+		arfs_loop_blocking();
+	return n;
+}
+
 /* name in dir is the views folder (not an entry of the store). */
 bool arfs_views_name(struct arfs_node *dir, const char *name)
 {
@@ -144,7 +159,7 @@ static bool too_long(fuse_req_t req, const char *name)
 
 static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct arfs_node *dir = arfs_inode_get(parent), *n = NULL;
+	struct arfs_node *dir = arfs_req_node(parent), *n = NULL;
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 	struct arfs_store_group *grp;
 	struct arfs_store_set *set;
@@ -200,7 +215,7 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void arfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	arfs_inode_forget(arfs_inode_get(ino), nlookup);
+	arfs_inode_forget(arfs_req_node(ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -208,7 +223,7 @@ static void arfs_ll_forget_multi(fuse_req_t req, size_t count,
 				 struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		arfs_inode_forget(arfs_inode_get(forgets[i].ino),
+		arfs_inode_forget(arfs_req_node(forgets[i].ino),
 				  forgets[i].nlookup);
 	fuse_reply_none(req);
 }
@@ -216,7 +231,7 @@ static void arfs_ll_forget_multi(fuse_req_t req, size_t count,
 static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	struct stat st;
 	int rc;
 
@@ -242,7 +257,7 @@ static void arfs_ll_getattr(fuse_req_t req, fuse_ino_t ino,
 static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			    int to_set, struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	struct stat st;
 	int rc;
 
@@ -267,7 +282,7 @@ static void arfs_ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	int rc;
 
 	/*
@@ -315,7 +330,7 @@ static void arfs_ll_open(fuse_req_t req, fuse_ino_t ino,
 static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			 off_t off, struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	int rc;
 
 	if (n->kind == ARFS_NODE_VFILE) {
@@ -336,7 +351,7 @@ static void arfs_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 			  size_t size, off_t off, struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	int rc;
 
 	if (arfs_views_kind(n->kind))
@@ -354,7 +369,7 @@ static void arfs_ll_write(fuse_req_t req, fuse_ino_t ino, const char *data,
 static void arfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 
 	reply_err(req, arfs_views_kind(n->kind) ? 0 :
 		  arfs_is_group_kind(n->kind) ? arfs_grp_flush(n) :
@@ -364,7 +379,7 @@ static void arfs_ll_flush(fuse_req_t req, fuse_ino_t ino,
 static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			  struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 
 	reply_err(req, arfs_views_kind(n->kind) ? 0 :
 		  arfs_is_group_kind(n->kind) ? arfs_grp_fsync(n) :
@@ -374,7 +389,7 @@ static void arfs_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 			    struct fuse_file_info *fi)
 {
-	struct arfs_node *n = arfs_inode_get(ino);
+	struct arfs_node *n = arfs_req_node(ino);
 	int rc;
 
 	if (arfs_views_kind(n->kind)) {
@@ -404,7 +419,7 @@ static void arfs_ll_release(fuse_req_t req, fuse_ino_t ino,
 static int do_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, struct arfs_node **out, struct stat *st)
 {
-	struct arfs_node *dir = arfs_inode_get(parent);
+	struct arfs_node *dir = arfs_req_node(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
 	if (arfs_views_kind(dir->kind) || arfs_views_name(dir, name))
@@ -466,7 +481,7 @@ static void arfs_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void arfs_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct arfs_node *dir = arfs_inode_get(parent);
+	struct arfs_node *dir = arfs_req_node(parent);
 	struct arfs_store_array *arr = arfs_dir_array(dir);
 
 	if (too_long(req, name))
@@ -487,8 +502,8 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			   fuse_ino_t newparent, const char *newname,
 			   unsigned int flags)
 {
-	struct arfs_store_array *arr = arfs_dir_array(arfs_inode_get(parent));
-	struct arfs_store_array *to = arfs_dir_array(arfs_inode_get(newparent));
+	struct arfs_store_array *arr = arfs_dir_array(arfs_req_node(parent));
+	struct arfs_store_array *to = arfs_dir_array(arfs_req_node(newparent));
 
 	if (too_long(req, name) || too_long(req, newname))
 		return;
@@ -496,29 +511,29 @@ static void arfs_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, -EINVAL); /* no exchange, no whiteouts */
 		return;
 	}
-	if (arfs_views_kind(arfs_inode_get(parent)->kind) ||
-	    arfs_views_kind(arfs_inode_get(newparent)->kind) ||
-	    arfs_views_name(arfs_inode_get(parent), name) ||
-	    arfs_views_name(arfs_inode_get(newparent), newname)) {
+	if (arfs_views_kind(arfs_req_node(parent)->kind) ||
+	    arfs_views_kind(arfs_req_node(newparent)->kind) ||
+	    arfs_views_name(arfs_req_node(parent), name) ||
+	    arfs_views_name(arfs_req_node(newparent), newname)) {
 		reply_err(req, -EROFS);
 		return;
 	}
-	if (!flags && arfs_in_group(arfs_inode_get(parent)) &&
-	    !arfs_node_ro(arfs_inode_get(parent)) &&
-	    arfs_in_group(arfs_inode_get(newparent)) &&
-	    !arfs_node_ro(arfs_inode_get(newparent))) {
-		reply_err(req, arfs_grp_rename(arfs_inode_get(parent), name,
-					       arfs_inode_get(newparent),
+	if (!flags && arfs_in_group(arfs_req_node(parent)) &&
+	    !arfs_node_ro(arfs_req_node(parent)) &&
+	    arfs_in_group(arfs_req_node(newparent)) &&
+	    !arfs_node_ro(arfs_req_node(newparent))) {
+		reply_err(req, arfs_grp_rename(arfs_req_node(parent), name,
+					       arfs_req_node(newparent),
 					       newname));
 		return;
 	}
-	if (arfs_in_group(arfs_inode_get(parent)) || arfs_in_group(arfs_inode_get(newparent)) ||
-	    arfs_inode_get(parent)->kind == ARFS_NODE_SET ||
-	    arfs_inode_get(newparent)->kind == ARFS_NODE_SET ||
-	    (arfs_inode_get(parent)->kind == ARFS_NODE_ROOT &&
+	if (arfs_in_group(arfs_req_node(parent)) || arfs_in_group(arfs_req_node(newparent)) ||
+	    arfs_req_node(parent)->kind == ARFS_NODE_SET ||
+	    arfs_req_node(newparent)->kind == ARFS_NODE_SET ||
+	    (arfs_req_node(parent)->kind == ARFS_NODE_ROOT &&
 	     (arfs_store_find_group(arfs_fs.store, name) ||
 	      arfs_store_find_set(arfs_fs.store, name))) ||
-	    (arfs_inode_get(newparent)->kind == ARFS_NODE_ROOT &&
+	    (arfs_req_node(newparent)->kind == ARFS_NODE_ROOT &&
 	     arfs_store_find_group(arfs_fs.store, newname))) {
 		reply_err(req, -EROFS);
 		return;
@@ -534,7 +549,7 @@ static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			 const char *newname)
 {
 	/* A document has exactly one name; groups are read-only. */
-	struct arfs_node *dir = arfs_inode_get(newparent);
+	struct arfs_node *dir = arfs_req_node(newparent);
 
 	if (too_long(req, newname))
 		return;
@@ -545,7 +560,7 @@ static void arfs_ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 static void arfs_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 			    const char *name)
 {
-	struct arfs_node *dir = arfs_inode_get(parent);
+	struct arfs_node *dir = arfs_req_node(parent);
 
 	if (too_long(req, name))
 		return;
@@ -568,7 +583,7 @@ static void arfs_ll_statfs(fuse_req_t req, fuse_ino_t ino)
 static void arfs_ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			     const char *value, size_t size, int flags)
 {
-	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+	enum arfs_node_kind k = arfs_req_node(ino)->kind;
 
 	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
 								   : -EOPNOTSUPP);
@@ -623,7 +638,7 @@ static void arfs_ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, -ENOSYS);
 		return;
 	}
-	n = arfs_inode_get(ino);
+	n = arfs_req_node(ino);
 	if (n->kind == ARFS_NODE_ROOT && !strcmp(name, STATS_XATTR))
 		rc = stats_xattr(buf, size < sizeof(buf) ? size : sizeof(buf),
 				 &len);
@@ -649,13 +664,13 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		reply_err(req, -ENOSYS);
 		return;
 	}
-	if (arfs_inode_get(ino)->kind == ARFS_NODE_ROOT) {
+	if (arfs_req_node(ino)->kind == ARFS_NODE_ROOT) {
 		len = sizeof(STATS_XATTR);
 		rc = size && size < len ? -ERANGE : 0;
 		if (!rc && size)
 			memcpy(buf, STATS_XATTR, len);
 	} else {
-		rc = arfs_grp_listxattr(arfs_inode_get(ino), buf,
+		rc = arfs_grp_listxattr(arfs_req_node(ino), buf,
 					size < sizeof(buf) ? size : sizeof(buf),
 					&len);
 	}
@@ -671,7 +686,7 @@ static void arfs_ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void arfs_ll_removexattr(fuse_req_t req, fuse_ino_t ino,
 				const char *name)
 {
-	enum arfs_node_kind k = arfs_inode_get(ino)->kind;
+	enum arfs_node_kind k = arfs_req_node(ino)->kind;
 
 	reply_err(req, arfs_is_group_kind(k) || arfs_views_kind(k) ? -EROFS
 								   : -EOPNOTSUPP);

@@ -28,6 +28,7 @@ struct options {
 	char *autocompact, *autocompact_min;
 	unsigned key_length;
 	int decode_threads;
+	int poll_us;
 	int ro;
 	int show_help, show_version;
 };
@@ -41,6 +42,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("autocompact=%s", autocompact),
 	OPT("autocompact_min=%s", autocompact_min),
 	OPT("decode_threads=%d", decode_threads),
+	OPT("poll=%d", poll_us),
 	OPT("ro", ro),
 	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_KEEP),
 	/* fstab words that reach us when mount.fuse3 is called by hand */
@@ -79,6 +81,9 @@ static const char usage_text[] =
 	"                           visible (listed) or off\n"
 	"    -f                     foreground, log to stderr\n"
 	"    -d                     debug (implies -f)\n"
+	"    -o poll=USEC           after a request, poll for the next one for\n"
+	"                           USEC microseconds before sleeping (default\n"
+	"                           1000; 0: sleep at once)\n"
 	"    -s                     single-threaded\n"
 	"    -o allow_other         let other users in (needs user_allow_other)\n"
 	"    -h, --help             this text\n"
@@ -238,7 +243,7 @@ static int open_engine(const struct options *o)
 }
 
 static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
-	       const char *mountpoint)
+	       const char *mountpoint, int poll_us)
 {
 	struct fuse_loop_config *lc;
 	int rc = 1;
@@ -258,6 +263,10 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
 	fuse_daemonize(co->foreground);
 	if (co->singlethread) {
 		rc = fuse_session_loop(arfs_fs.se);
+	} else if (poll_us > 0) {
+		rc = arfs_loop_run(arfs_fs.se, (unsigned)poll_us,
+				   co->max_threads <= 100000 ? co->max_threads :
+				   10);
 	} else {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, co->clone_fd);
@@ -297,7 +306,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts co;
-	struct options o = { .decode_threads = -1 };
+	struct options o = { .decode_threads = -1, .poll_us = 1000 };
 	int rc = 1;
 
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc))
@@ -338,6 +347,11 @@ int main(int argc, char **argv)
 			"or off\n", o.views);
 		goto out_opts;
 	}
+	if (o.poll_us < 0 || o.poll_us > 1000000) {
+		fprintf(stderr, "arrayfs: poll=%d: expected 0 to 1000000 "
+			"microseconds\n", o.poll_us);
+		goto out_opts;
+	}
 	arfs_fs.ro = o.ro;
 	arfs_fs.timeout = o.ro ? 1.0 : 60.0;
 	arfs_inode_init();
@@ -346,7 +360,7 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out_opts;
 	}
-	rc = run(&args, &co, co.mountpoint);
+	rc = run(&args, &co, co.mountpoint, o.poll_us);
 	if (shutdown_store())
 		rc = 1;
 out_opts:

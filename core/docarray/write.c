@@ -337,26 +337,45 @@ static uint64_t dead_bytes(struct arfs_docarray *da)
 	       rows * da->rowsize;
 }
 
+/* Dead space past the thresholds. Caller holds commit. */
+static bool compact_due(struct arfs_docarray *da)
+{
+	uint64_t dead;
+
+	if (da->ro || da->ac_ratio <= 0)
+		return false;
+	dead = dead_bytes(da);
+	return dead > da->ac_min &&
+	       (double)dead > da->ac_ratio * (double)(da->body_end +
+						      da->nrows * da->rowsize);
+}
+
 /* Compact when dead space passes the thresholds. Caller holds commit. */
 int da_maybe_autocompact(struct arfs_docarray *da)
 {
-	uint64_t dead;
 	int rc;
 
-	if (da->ro || da->ac_ratio <= 0)
-		return 0;
-	dead = dead_bytes(da);
-	if (dead <= da->ac_min ||
-	    (double)dead <= da->ac_ratio * (double)(da->body_end +
-						     da->nrows * da->rowsize))
+	if (!compact_due(da))
 		return 0;
 	arfs_log(ARFS_LOG_INFO, "%s: %" PRIu64 " dead bytes of %" PRIu64
-		 "; compacting", da->dir, dead, da->body_end);
+		 "; compacting", da->dir, dead_bytes(da), da->body_end);
 	rc = da_compact_locked(da);
 	if (rc)
 		arfs_log(ARFS_LOG_WARNING, "%s: automatic compaction failed: %s",
 			 da->dir, strerror(-rc));
 	return rc;
+}
+
+bool arfs_docarray_compact_due(struct arfs_docarray *da)
+{
+	bool due;
+
+	if (da->ro)
+		return false;
+	pthread_mutex_lock(&da->commit);
+	due = compact_due(da);
+	pthread_mutex_unlock(&da->commit);
+	return due;
 }
 
 int arfs_docarray_autocompact(struct arfs_docarray *da)
