@@ -277,6 +277,10 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *co,
 		rc = fuse_session_loop_mt(arfs_fs.se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
+	/* libfuse's loops return the number of the signal that ended them:
+	 * asked to stop, a clean exit. */
+	if (rc > 0)
+		rc = 0;
 	fuse_session_unmount(arfs_fs.se);
 out_signals:
 	fuse_remove_signal_handlers(arfs_fs.se);
