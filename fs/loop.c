@@ -18,10 +18,16 @@
  * arfs_loop_blocking(): decoding a block, rendering a view, a group
  * commit, a compaction) it hands the lead to an idle follower, starting
  * a new thread when none is idle (up to max_threads), and handles the
- * request as a worker. Only the leader waits on the device, so a request
- * wakes nobody else. Document reads stay with the leader: they are
- * splices from body.bin, and the tools that read many small files read
- * one at a time.
+ * request as a worker, then takes whatever is already queued before it
+ * follows again. Only the leader waits on the device, so a request wakes
+ * nobody else. Small document reads stay with the leader (tools reading
+ * many small files read one at a time); large ones, the kernel's
+ * read-ahead of a large file, go to workers in parallel.
+ *
+ * Polling costs a CPU, so the leader does not poll while workers are
+ * busy, nor for 20 ms after the scheduler preempted it while polling
+ * (another process wanted the CPU). -o poll=0 turns polling off and
+ * uses libfuse's own loop instead (fs/main.c).
  */
 #include "ll.h"
 
@@ -30,10 +36,18 @@
 #include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+
+/* Reads of this many bytes or more are handed on (see may_block). */
+#define ARFS_LOOP_BIG_READ (64u << 10)
+/* No polling for this long after the scheduler preempted a polling
+ * leader (nanoseconds). */
+#define ARFS_LOOP_BACK_OFF (20LL * 1000 * 1000)
 
 struct loop {
 	struct fuse_session *se;
@@ -45,6 +59,8 @@ struct loop {
 	pthread_cond_t gone;	/* the last thread signals its exit */
 	bool has_leader, done;
 	unsigned idle, threads;
+	atomic_uint busy;	/* threads handling a handed-on request */
+	long long quiet_until;	/* the leader's: no polling before this */
 	int err;		/* first failure reading the device */
 };
 
@@ -68,6 +84,12 @@ static bool may_block(const struct fuse_buf *buf)
 	if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(*h))
 		return true;
 	switch (h->opcode) {
+	case FUSE_READ:
+		/* The kernel's read-ahead of a large file sends several at
+		 * once: they go in parallel. A small file's one read stays. */
+		return buf->size < sizeof(*h) + sizeof(struct fuse_read_in) ||
+		       ((const struct fuse_read_in *)(h + 1))->size >=
+		       ARFS_LOOP_BIG_READ;
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
 	case FUSE_SETATTR:
@@ -85,31 +107,55 @@ static bool may_block(const struct fuse_buf *buf)
 	}
 }
 
+/* Involuntary context switches of this thread so far. */
+static long preempted(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? 0 : ru.ru_nivcsw;
+}
+
 /*
  * The next request into buf: > 0 when there is one, 0 when the session
- * ends, a negative errno on failure. Polls the device for poll_ns after
- * the last request, then sleeps in poll(2).
+ * ends, a negative errno on failure. Polls the device for poll_ns, then
+ * sleeps in poll(2). No polling while workers are busy (the CPUs are
+ * theirs: a large file read in parallel on 2 CPUs is slower with one of
+ * them polling), nor for a while after the scheduler took the CPU from
+ * a polling leader (another process wanted it: rsync runs three).
  */
 static int next_request(struct loop *l, struct fuse_buf *buf)
 {
-	long long since = now_ns();
+	long long start = now_ns();
+	bool polling = l->poll_ns && start >= l->quiet_until &&
+		       !atomic_load(&l->busy);
+	long before = polling ? preempted() : 0;
 	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	int res;
 
 	for (;;) {
-		int res = fuse_session_receive_buf(l->se, buf);
-
+		res = fuse_session_receive_buf(l->se, buf);
 		if (res > 0 || (res < 0 && res != -EAGAIN && res != -EINTR))
-			return res;
-		if (res == 0 || fuse_session_exited(l->se))
-			return 0;
-		if (res == -EINTR || now_ns() - since < l->poll_ns)
+			break;
+		if (res == 0 || fuse_session_exited(l->se)) {
+			res = 0;
+			break;
+		}
+		if (res == -EINTR)
 			continue;
+		if (polling && now_ns() - start < l->poll_ns &&
+		    !atomic_load(&l->busy))
+			continue;
+		if (polling && preempted() != before)
+			l->quiet_until = now_ns() + ARFS_LOOP_BACK_OFF;
+		polling = false;
 		/* Wakes on unmount too (POLLERR); the read then says so. A
 		 * signal's exit request is seen within the timeout. */
 		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
 			return -errno;
-		since = now_ns();
 	}
+	if (polling && preempted() != before)
+		l->quiet_until = now_ns() + ARFS_LOOP_BACK_OFF;
+	return res;
 }
 
 static void *worker(void *arg);
@@ -137,6 +183,7 @@ void arfs_loop_blocking(void)
 	if (!l)
 		return;
 	leading = NULL;
+	atomic_fetch_add(&l->busy, 1);
 	pthread_mutex_lock(&l->lock);
 	l->has_leader = false;
 	if (l->idle)
@@ -160,8 +207,14 @@ static int lead(struct loop *l, struct fuse_buf *buf)
 		if (may_block(buf))
 			arfs_loop_blocking();
 		fuse_session_process_buf(l->se, buf);
-		if (!leading)
+		if (!leading) {
+			/* Requests already queued (the kernel's read-ahead sends
+			 * several): taken here, without waking anybody. */
+			while (fuse_session_receive_buf(l->se, buf) > 0)
+				fuse_session_process_buf(l->se, buf);
+			atomic_fetch_sub(&l->busy, 1);
 			return 1;
+		}
 	}
 	leading = NULL;
 	return res;
