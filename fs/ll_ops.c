@@ -215,7 +215,7 @@ static void arfs_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void arfs_ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	arfs_inode_forget(arfs_req_node(ino), nlookup);
+	arfs_inode_forget(arfs_inode_get(ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -223,7 +223,7 @@ static void arfs_ll_forget_multi(fuse_req_t req, size_t count,
 				 struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		arfs_inode_forget(arfs_req_node(forgets[i].ino),
+		arfs_inode_forget(arfs_inode_get(forgets[i].ino),
 				  forgets[i].nlookup);
 	fuse_reply_none(req);
 }
