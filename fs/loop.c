@@ -48,6 +48,8 @@
 /* No polling for this long after the scheduler preempted a polling
  * leader (nanoseconds). */
 #define ARFS_LOOP_BACK_OFF (20LL * 1000 * 1000)
+/* Preemptions are counted from this far into a poll (nanoseconds). */
+#define ARFS_LOOP_CHECK_AFTER (20LL * 1000)
 
 struct loop {
 	struct fuse_session *se;
@@ -125,10 +127,10 @@ static long preempted(void)
  */
 static int next_request(struct loop *l, struct fuse_buf *buf)
 {
-	long long start = now_ns();
+	long long start = now_ns(), spun;
 	bool polling = l->poll_ns && start >= l->quiet_until &&
 		       !atomic_load(&l->busy);
-	long before = polling ? preempted() : 0;
+	long before = -1; /* preemptions when the check started */
 	struct pollfd p = { .fd = l->fd, .events = POLLIN };
 	int res;
 
@@ -140,20 +142,26 @@ static int next_request(struct loop *l, struct fuse_buf *buf)
 			res = 0;
 			break;
 		}
-		if (res == -EINTR)
+		if (res == -EINTR || !polling)
+			goto sleep;
+		spun = now_ns() - start;
+		/* Counting preemptions costs two system calls: only for a
+		 * poll long enough to be preempted. */
+		if (before < 0 && spun >= ARFS_LOOP_CHECK_AFTER)
+			before = preempted();
+		if (spun < l->poll_ns && !atomic_load(&l->busy))
 			continue;
-		if (polling && now_ns() - start < l->poll_ns &&
-		    !atomic_load(&l->busy))
-			continue;
-		if (polling && preempted() != before)
-			l->quiet_until = now_ns() + ARFS_LOOP_BACK_OFF;
 		polling = false;
+		if (before >= 0 && preempted() != before)
+			l->quiet_until = now_ns() + ARFS_LOOP_BACK_OFF;
+		before = -1;
+sleep:
 		/* Wakes on unmount too (POLLERR); the read then says so. A
 		 * signal's exit request is seen within the timeout. */
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+		if (res != -EINTR && poll(&p, 1, 1000) < 0 && errno != EINTR)
 			return -errno;
 	}
-	if (polling && preempted() != before)
+	if (before >= 0 && preempted() != before)
 		l->quiet_until = now_ns() + ARFS_LOOP_BACK_OFF;
 	return res;
 }
