@@ -196,6 +196,9 @@ static void snap_pending(void *ctx, struct arfs_node *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/* Documents in a folder whose listing is taken off the request loop's lead. */
+#define ARFS_LONG_LISTING 10000
+
 static int snap_array(struct dir_snap *d, struct arfs_store_array *arr)
 {
 	struct pending_ctx pc = { d, 0 };
@@ -204,6 +207,9 @@ static int snap_array(struct dir_snap *d, struct arfs_store_array *arr)
 	uint64_t cursor = 0;
 	int rc = 0;
 
+	/* A listing of many names takes a while: others go on meanwhile. */
+	if (arfs_docarray_count(arr->da) > ARFS_LONG_LISTING)
+		arfs_loop_blocking();
 	while (!rc && !arfs_docarray_next(arr->da, &cursor, name, sizeof(name), &a))
 		rc = snap_add(d, name, ARFS_NODE_DOC, arr, &a);
 	if (!rc)

@@ -16,7 +16,7 @@
  * handles them in place. Before a request that may block or take long
  * (fsync, rename, unlink, setattr; and whatever a handler announces with
  * arfs_loop_blocking(): decoding a block, rendering a view, a group
- * commit, a compaction) it hands the lead to an idle follower, starting
+ * commit, a compaction, the listing of a large folder) it hands the lead to an idle follower, starting
  * a new thread when none is idle (up to max_threads), and handles the
  * request as a worker, then takes whatever is already queued before it
  * follows again. Only the leader waits on the device, so a request wakes
