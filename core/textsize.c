@@ -426,79 +426,34 @@ static void cache_load(struct arfs_textsize_cache *c)
 
 /* ---- the file: write ------------------------------------------------ */
 
-struct wr {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void wr_put(struct wr *w, const void *b, size_t n)
-{
-	uint8_t *np;
-	size_t cap;
-
-	if (w->oom)
-		return;
-	if (w->len + n > w->cap) {
-		cap = w->cap ? w->cap : 4096;
-		while (cap < w->len + n)
-			cap *= 2;
-		np = realloc(w->p, cap);
-		if (!np) {
-			w->oom = true;
-			return;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, b, n);
-	w->len += n;
-}
-
-static void wr_u64(struct wr *w, uint64_t v)
-{
-	uint8_t b[8];
-
-	put_le64(b, v);
-	wr_put(w, b, 8);
-}
-
-static void wr_u32(struct wr *w, uint32_t v)
-{
-	uint8_t b[4];
-
-	put_le32(b, v);
-	wr_put(w, b, 4);
-}
-
-static void wr_seg(struct wr *w, const struct tc_seg *s)
+static void wr_seg(struct arfs_bytes *w, const struct tc_seg *s)
 {
 	uint8_t b[2];
 	size_t len = strlen(s->name);
 
 	put_le16(b, (uint16_t)len);
-	wr_put(w, b, 2);
-	wr_put(w, s->name, len);
-	wr_u64(w, s->id.file_size);
-	wr_u64(w, (uint64_t)s->id.mtime_ns);
-	wr_u64(w, s->id.table_sum);
-	wr_u32(w, s->ncols);
+	arfs_bytes_put(w, b, 2);
+	arfs_bytes_put(w, s->name, len);
+	arfs_bytes_u64(w, s->id.file_size);
+	arfs_bytes_u64(w, (uint64_t)s->id.mtime_ns);
+	arfs_bytes_u64(w, s->id.table_sum);
+	arfs_bytes_u32(w, s->ncols);
 	for (uint32_t i = 0; i < s->ncols; i++) {
-		wr_u32(w, s->cols[i].col);
-		wr_u64(w, s->cols[i].n);
+		arfs_bytes_u32(w, s->cols[i].col);
+		arfs_bytes_u64(w, s->cols[i].n);
 		for (uint64_t b2 = 0; b2 < s->cols[i].n; b2++)
-			wr_u64(w, s->cols[i].sizes[b2] < 0 ? UNKNOWN_DISK :
+			arfs_bytes_u64(w, s->cols[i].sizes[b2] < 0 ? UNKNOWN_DISK :
 				  (uint64_t)s->cols[i].sizes[b2]);
 	}
 }
 
 /* The whole file image into w. */
-static void cache_image(const struct arfs_textsize_cache *c, struct wr *w)
+static void cache_image(const struct arfs_textsize_cache *c, struct arfs_bytes *w)
 {
 	uint8_t h[HEADER_SIZE] = { 0 };
 
-	wr_put(w, h, sizeof(h));
-	wr_put(w, c->group, strlen(c->group));
+	arfs_bytes_put(w, h, sizeof(h));
+	arfs_bytes_put(w, c->group, strlen(c->group));
 	for (size_t i = 0; i < c->nsegs; i++)
 		wr_seg(w, &c->segs[i]);
 	if (w->oom)
@@ -561,7 +516,7 @@ int arfs_textsize_write_file(const char *dir, const char *path,
 
 int arfs_textsize_cache_save(struct arfs_textsize_cache *c)
 {
-	struct wr w = { 0 };
+	struct arfs_bytes w = { 0 };
 	int rc = 0;
 
 	pthread_mutex_lock(&c->lock);

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static arfs_log_sink log_sink;
 static enum arfs_log_level log_max = ARFS_LOG_INFO;
@@ -63,4 +64,43 @@ size_t arfs_utf8_put(char *d, uint32_t cp)
 	d[2] = (char)(0x80 | (cp >> 6 & 0x3f));
 	d[3] = (char)(0x80 | (cp & 0x3f));
 	return 4;
+}
+
+void arfs_bytes_put(struct arfs_bytes *b, const void *src, size_t n)
+{
+	uint8_t *np;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+void arfs_bytes_u32(struct arfs_bytes *b, uint32_t v)
+{
+	uint8_t le[4];
+
+	put_le32(le, v);
+	arfs_bytes_put(b, le, 4);
+}
+
+void arfs_bytes_u64(struct arfs_bytes *b, uint64_t v)
+{
+	uint8_t le[8];
+
+	put_le64(le, v);
+	arfs_bytes_put(b, le, 8);
 }

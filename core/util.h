@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers every core module uses: little-endian byte access,
- * logging, checked arithmetic.
+ * logging, checked arithmetic, a growable byte buffer.
  *
  * Bytes on disk are read and written with get_le*()/put_le*() from byte
  * buffers, never by casting to packed structs (see docs/FORMAT.md).
@@ -86,6 +86,22 @@ void arfs_log_set_prefix(const char *prefix);
  * for 4 bytes; returns the number of bytes written (1-4).
  */
 size_t arfs_utf8_put(char *d, uint32_t cp);
+
+/*
+ * A growable byte buffer for building a file's image in memory. A failed
+ * allocation sets oom and later puts do nothing, so callers check once
+ * at the end. Zero-initialise it; the caller frees p.
+ */
+struct arfs_bytes {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void arfs_bytes_put(struct arfs_bytes *b, const void *src, size_t n);
+/* v in little-endian order */
+void arfs_bytes_u32(struct arfs_bytes *b, uint32_t v);
+void arfs_bytes_u64(struct arfs_bytes *b, uint64_t v);
 
 /* a + b into *out; true on overflow (then *out is unspecified). */
 static inline bool arfs_add_overflows(uint64_t a, uint64_t b, uint64_t *out)

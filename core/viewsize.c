@@ -31,58 +31,13 @@
 #define VS_MAX_SIZE	((uint64_t)1 << 56)
 #define VS_MAX_TOTAL	((uint64_t)1 << 62)
 
-struct kb {
-	uint8_t *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void kb_put(struct kb *k, const void *b, size_t n)
-{
-	uint8_t *np;
-	size_t cap;
-
-	if (k->oom)
-		return;
-	if (k->len + n > k->cap) {
-		cap = k->cap ? k->cap : 1024;
-		while (cap < k->len + n)
-			cap *= 2;
-		np = realloc(k->p, cap);
-		if (!np) {
-			k->oom = true;
-			return;
-		}
-		k->p = np;
-		k->cap = cap;
-	}
-	memcpy(k->p + k->len, b, n);
-	k->len += n;
-}
-
-static void kb_u64(struct kb *k, uint64_t v)
-{
-	uint8_t b[8];
-
-	put_le64(b, v);
-	kb_put(k, b, 8);
-}
-
-static void kb_u32(struct kb *k, uint32_t v)
-{
-	uint8_t b[4];
-
-	put_le32(b, v);
-	kb_put(k, b, 4);
-}
-
 /* u32 length, then the bytes */
-static void kb_str(struct kb *k, const char *s)
+static void bytes_str(struct arfs_bytes *k, const char *s)
 {
 	size_t n = strlen(s);
 
-	kb_u32(k, (uint32_t)n);
-	kb_put(k, s, n);
+	arfs_bytes_u32(k, (uint32_t)n);
+	arfs_bytes_put(k, s, n);
 }
 
 int arfs_viewsize_key(const struct arfs_group *g, const char *group_real,
@@ -90,27 +45,27 @@ int arfs_viewsize_key(const struct arfs_group *g, const char *group_real,
 		      uint8_t **out, size_t *len)
 {
 	struct arfs_textsize_segid id;
-	struct kb k = { 0 };
+	struct arfs_bytes k = { 0 };
 	const char *name;
 	uint64_t ns;
 
-	kb_u32(&k, kind);
-	kb_u32(&k, ARFS_VIEWSIZE_RULES);
-	kb_str(&k, group_real);
-	kb_u64(&k, g->nrows);
-	kb_u64(&k, g->ncols);
+	arfs_bytes_u32(&k, kind);
+	arfs_bytes_u32(&k, ARFS_VIEWSIZE_RULES);
+	bytes_str(&k, group_real);
+	arfs_bytes_u64(&k, g->nrows);
+	arfs_bytes_u64(&k, g->ncols);
 	for (uint64_t c = 0; c < g->ncols; c++) {
-		kb_str(&k, g->cols[c].name);
-		kb_u32(&k, g->cols[c].type);
-		kb_u64(&k, g->cols[c].rows);
+		bytes_str(&k, g->cols[c].name);
+		arfs_bytes_u32(&k, g->cols[c].type);
+		arfs_bytes_u64(&k, g->cols[c].rows);
 		ns = arfs_column_nsegs(cols[c]);
-		kb_u64(&k, ns);
+		arfs_bytes_u64(&k, ns);
 		for (uint64_t s = 0; s < ns; s++) {
 			name = arfs_column_segment(cols[c], s, &id);
-			kb_str(&k, name);
-			kb_u64(&k, id.file_size);
-			kb_u64(&k, (uint64_t)id.mtime_ns);
-			kb_u64(&k, id.table_sum);
+			bytes_str(&k, name);
+			arfs_bytes_u64(&k, id.file_size);
+			arfs_bytes_u64(&k, (uint64_t)id.mtime_ns);
+			arfs_bytes_u64(&k, id.table_sum);
 		}
 	}
 	if (k.oom) {
@@ -236,17 +191,17 @@ int arfs_viewsize_save(const char *dir, const char *path, const uint8_t *key,
 		       size_t klen, const struct arfs_viewsize *vs)
 {
 	uint8_t h[VS_HEADER] = { 0 };
-	struct kb k = { 0 };
+	struct arfs_bytes k = { 0 };
 	int rc;
 
 	if (klen > UINT32_MAX)
 		return -EINVAL;
-	kb_put(&k, h, sizeof(h));
-	kb_put(&k, key, klen);
-	kb_u64(&k, vs->chunk_rows);
-	kb_u64(&k, vs->npieces);
+	arfs_bytes_put(&k, h, sizeof(h));
+	arfs_bytes_put(&k, key, klen);
+	arfs_bytes_u64(&k, vs->chunk_rows);
+	arfs_bytes_u64(&k, vs->npieces);
 	for (uint64_t i = 0; i < vs->npieces; i++)
-		kb_u64(&k, vs->sizes[i]);
+		arfs_bytes_u64(&k, vs->sizes[i]);
 	if (k.oom) {
 		free(k.p);
 		return -ENOMEM;
