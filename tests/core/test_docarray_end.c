@@ -731,6 +731,51 @@ static void test_autocompact(void **state)
 	free(dir);
 }
 
+/*
+ * arfs_docarray_compact_due() says what arfs_docarray_autocompact() will
+ * do: commits that skip compaction pile up dead bytes until it is due;
+ * compacting clears it; with autocompaction off it never is.
+ */
+static void test_compact_due(void **state)
+{
+	struct arfs_docarray_opts o = { .key_length = K, .autocompact = 0.5,
+					.autocompact_min = 256u << 10 };
+	struct arfs_docarray_opts off = { .key_length = K, .autocompact = -1 };
+	char *dir = new_dir("compact-due");
+	struct arfs_docarray *da;
+	static uint8_t buf[64 * 1024];
+	off_t before;
+	int i;
+
+	(void)state;
+	assert_int_equal(arfs_docarray_create(dir, &o, &da), 0);
+	fill(buf, sizeof(buf));
+	for (i = 0; i < 4; i++) /* 192 KiB dead: under the minimum */
+		assert_int_equal(arfs_docarray_put_mem(da, i % 2 ? "x" : "y",
+						       1, buf, sizeof(buf), NULL,
+						       ARFS_PUT_NO_AUTOCOMPACT), 0);
+	assert_false(arfs_docarray_compact_due(da));
+	for (i = 0; i < 8; i++)
+		assert_int_equal(arfs_docarray_put_mem(da, i % 2 ? "x" : "y",
+						       1, buf, sizeof(buf), NULL,
+						       ARFS_PUT_NO_AUTOCOMPACT), 0);
+	assert_true(arfs_docarray_compact_due(da));
+	before = fsize(dir, "body.bin");
+	assert_int_equal(arfs_docarray_autocompact(da), 0);
+	assert_false(arfs_docarray_compact_due(da));
+	assert_true(fsize(dir, "body.bin") < before);
+	arfs_docarray_close(da);
+	da = open_rw(dir, &off);
+	for (i = 0; i < 12; i++)
+		assert_int_equal(arfs_docarray_put_mem(da, i % 2 ? "x" : "y",
+						       1, buf, sizeof(buf), NULL,
+						       0), 0);
+	assert_false(arfs_docarray_compact_due(da));
+	arfs_docarray_close(da);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -755,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_unsorted),
 		cmocka_unit_test(test_ro_truncated),
 		cmocka_unit_test(test_autocompact),
+		cmocka_unit_test(test_compact_due),
 	};
 
 	arfs_log_set_level(ARFS_LOG_ERR);
